@@ -1,0 +1,163 @@
+"""The schema, as an ordered list of sqlite-utils migrations. Append; never edit one that shipped."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("citecache")
+
+
+@migrations()
+def m001_core(db: Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE resources (
+            id TEXT PRIMARY KEY,            -- sha256(url as registered)[:16], or as imported
+            stable_id TEXT NOT NULL UNIQUE, -- 10 chars [A-Za-z0-9], shown as sid_XXXXXXXXXX
+            url TEXT NOT NULL UNIQUE,       -- as registered
+            url_key TEXT NOT NULL,          -- storage.ids.url_key(url), finds URL variants
+            title TEXT,
+            type TEXT,
+            authors TEXT,                   -- JSON array
+            published_date TEXT,            -- YYYY-MM-DD
+            publication_id TEXT,            -- explicit venue; else found by domain
+            summary TEXT,
+            review TEXT,
+            key_points TEXT,                -- JSON array
+            abstract TEXT,
+            tags TEXT,                      -- JSON array
+            credibility_override INTEGER CHECK (credibility_override BETWEEN 1 AND 5),
+            registered_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            -- fetch state
+            fetch_status TEXT NOT NULL DEFAULT 'pending',
+            status_reason TEXT,
+            http_status INTEGER,
+            final_url TEXT,
+            content_type TEXT,
+            last_attempt_at TEXT,
+            last_fetched_at TEXT,           -- last success
+            next_fetch_at TEXT,
+            failure_count INTEGER NOT NULL DEFAULT 0,
+            content_hash TEXT,              -- of the current snapshot
+            current_snapshot_id INTEGER,
+            etag TEXT,
+            last_modified TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX resources_url_key ON resources(url_key)")
+    db.execute("CREATE INDEX resources_fetch_status ON resources(fetch_status)")
+    db.execute("CREATE INDEX resources_next_fetch ON resources(next_fetch_at)")
+    db.execute("CREATE INDEX resources_type ON resources(type)")
+    db.execute("CREATE INDEX resources_publication ON resources(publication_id)")
+    db.execute(
+        """
+        CREATE TABLE snapshots (
+            id INTEGER PRIMARY KEY,
+            resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+            content_hash TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,       -- first time this content was seen
+            last_seen_at TEXT NOT NULL,     -- latest fetch that gave the same content
+            title TEXT,
+            full_text TEXT NOT NULL,
+            content_length INTEGER NOT NULL,-- characters of full_text
+            preview TEXT NOT NULL,          -- full_text cut to PREVIEW_MAX_CHARS
+            metadata TEXT,                  -- JSON of what extraction found
+            fetch_method TEXT,
+            http_status INTEGER,
+            content_type TEXT,
+            final_url TEXT,
+            UNIQUE (resource_id, content_hash)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE fetch_log (
+            id INTEGER PRIMARY KEY,
+            resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+            started_at TEXT NOT NULL,
+            duration_ms INTEGER,
+            http_status INTEGER,
+            final_url TEXT,
+            content_type TEXT,
+            bytes INTEGER,
+            outcome TEXT NOT NULL,
+            error TEXT,
+            content_hash TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX fetch_log_resource ON fetch_log(resource_id, started_at)")
+    db.execute("CREATE INDEX fetch_log_started ON fetch_log(started_at)")
+    db.execute(
+        """
+        CREATE TABLE pages (
+            slug TEXT PRIMARY KEY,          -- the wiki page's file name without extension
+            title TEXT,
+            type TEXT,
+            quality REAL,
+            path TEXT,
+            scanned_at TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE citations (
+            resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+            page_slug TEXT NOT NULL,
+            source TEXT NOT NULL DEFAULT 'registry',  -- registry | scan | api
+            PRIMARY KEY (resource_id, page_slug)
+        )
+        """
+    )
+    db.execute("CREATE INDEX citations_page ON citations(page_slug)")
+    db.execute(
+        """
+        CREATE TABLE publications (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            domains TEXT NOT NULL,          -- JSON array; an entry may carry a path prefix
+            type TEXT,
+            credibility INTEGER CHECK (credibility BETWEEN 1 AND 5),
+            peer_reviewed INTEGER,
+            description TEXT
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE refetch_requests (
+            id INTEGER PRIMARY KEY,
+            resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+            requested_at TEXT NOT NULL,
+            requested_by TEXT,
+            reason TEXT,
+            status TEXT NOT NULL DEFAULT 'queued',   -- queued | running | done | failed
+            started_at TEXT,
+            finished_at TEXT,
+            outcome TEXT
+        )
+        """
+    )
+    db.execute("CREATE INDEX refetch_requests_status ON refetch_requests(status, requested_at)")
+
+
+@migrations()
+def m002_aliases(db: Database) -> None:
+    # Other names that lead to a resource: an id or stable id it had before a merge or
+    # an import, or a URL it was registered under before an edit.
+    db.execute(
+        """
+        CREATE TABLE aliases (
+            alias TEXT PRIMARY KEY,
+            resource_id TEXT NOT NULL REFERENCES resources(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL              -- id | stable_id | url
+        )
+        """
+    )
+    db.execute("CREATE INDEX aliases_resource ON aliases(resource_id)")
+    db.execute("ALTER TABLE resources ADD COLUMN stable_id_origin TEXT NOT NULL DEFAULT 'generated'")

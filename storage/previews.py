@@ -1,0 +1,60 @@
+"""Content hashes and the truncated previews of extracted text. Pure functions."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+PREVIEW_MAX_CHARS = 51_200
+"""Default size of the stored preview (50 KB of characters), as the wiki stores it."""
+
+CARD_PREVIEW_CHARS = 3_000
+"""How much of the text a rendered card shows."""
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    """NFC, with every run of whitespace collapsed to one space, stripped."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def content_hash(text: str) -> str:
+    """sha256 hex of the normalized text: same article, same hash, whatever the markup."""
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+
+
+def truncate_at_word(text: str, max_chars: int) -> str:
+    """``text`` cut to at most ``max_chars`` characters, at the last word boundary.
+
+    A single word longer than the limit is cut hard rather than dropped.
+    """
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    # A boundary exists when the next character (the first one dropped) is whitespace.
+    if text[max_chars].isspace():
+        return cut.rstrip()
+    space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
+    if space <= 0:
+        return cut
+    return cut[:space].rstrip()
+
+
+def stored_preview(text: str, max_chars: int = PREVIEW_MAX_CHARS) -> str:
+    return truncate_at_word(text, max_chars)
+
+
+def size_kb(content_length: int) -> int:
+    """``content_length / 1024`` rounded half up (Python's round() rounds half to even)."""
+    return (content_length * 2 + 1024) // 2048
+
+
+def card_preview(text: str, content_length: int | None = None) -> str:
+    """The first 3,000 characters at a word boundary, then the truncation line if longer."""
+    total = len(text) if content_length is None else content_length
+    if total <= CARD_PREVIEW_CHARS and len(text) <= CARD_PREVIEW_CHARS:
+        return text
+    head = truncate_at_word(text, CARD_PREVIEW_CHARS)
+    return f"{head}\n\n... (truncated, {size_kb(total)} KB total)"
