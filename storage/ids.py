@@ -108,11 +108,15 @@ def url_key(url: str) -> str:
     if host.startswith("www."):
         host = host[4:]
     port = parts.port
-    if port and not (parts.scheme == "http" and port == 80 or parts.scheme == "https" and port == 443):
+    if port and not (
+        parts.scheme == "http" and port == 80 or parts.scheme == "https" and port == 443
+    ):
         host = f"{host}:{port}"
     path = parts.path or "/"
     path = path.rstrip("/") or ""
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
     query.sort()
     return urlunsplit(("", host, path, urlencode(query), parts.fragment)).lstrip("/")
 

@@ -1,4 +1,4 @@
-"""The schema, as an ordered list of sqlite-utils migrations. Append; never edit one that shipped."""
+"""The schema, as an ordered list of sqlite-utils migrations. Append; never edit a shipped one."""
 
 from __future__ import annotations
 
@@ -160,4 +160,6 @@ def m002_aliases(db: Database) -> None:
         """
     )
     db.execute("CREATE INDEX aliases_resource ON aliases(resource_id)")
-    db.execute("ALTER TABLE resources ADD COLUMN stable_id_origin TEXT NOT NULL DEFAULT 'generated'")
+    db.execute(
+        "ALTER TABLE resources ADD COLUMN stable_id_origin TEXT NOT NULL DEFAULT 'generated'"
+    )

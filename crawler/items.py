@@ -1,0 +1,32 @@
+"""What the spider hands to the pipelines: the facts of one fetch, nothing extracted yet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class FetchedPage:
+    """One fetch attempt of one resource, as the spider saw it."""
+
+    resource_id: str
+    url: str
+    """The URL as registered (the request's first hop)."""
+    started_at: str
+    """When the request was sent, ISO 8601 UTC ending in Z."""
+    outcome: str
+    """fetched (a body to extract) or a failure: http_error, not_html, too_large, timeout,
+    dns_error, connection_error, blocked_by_robots, unsafe_url, not_modified, error."""
+    duration_ms: int | None = None
+    http_status: int | None = None
+    final_url: str | None = None
+    content_type: str | None = None
+    body: bytes = b""
+    """The raw body, for extraction; dropped once extracted."""
+    bytes: int | None = None
+    error: str | None = None
+    """One line saying why the fetch failed."""
+    etag: str | None = None
+    last_modified: str | None = None
+    request_id: int | None = None
+    """The editor's re-fetch request this fetch serves."""

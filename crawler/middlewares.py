@@ -1,0 +1,64 @@
+"""Downloader middlewares of citecache."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+
+
+class UnsafeURL(IgnoreRequest):
+    """The URL's scheme or address is one a submitted URL must not reach."""
+
+
+def unsafe_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+class SafeURLMiddleware:
+    """Refuses non-http(s) URLs and hosts that resolve to private or local addresses.
+
+    It sees every request, redirect hops included, so a public URL cannot redirect
+    into the intranet (server-side request forgery). Off with CITECACHE_ALLOW_PRIVATE.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if crawler.settings.getbool("CITECACHE_ALLOW_PRIVATE"):
+            raise NotConfigured  # tests and intranets: CITECACHE_ALLOW_PRIVATE
+        return cls()
+
+    async def process_request(self, request):
+        parts = urlsplit(request.url)
+        if parts.scheme not in ("http", "https"):
+            raise UnsafeURL(f"refused scheme {parts.scheme!r}")
+        host = parts.hostname or ""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host,
+                parts.port or (443 if parts.scheme == "https" else 80),
+                type=socket.SOCK_STREAM,
+            )
+        except socket.gaierror:
+            return None  # let the download fail and be recorded as a DNS error
+        for info in infos:
+            address = info[4][0]
+            if unsafe_address(address):
+                raise UnsafeURL(
+                    f"refused {host}: resolves to non-public address {address} "
+                    "(set CITECACHE_ALLOW_PRIVATE=1 to allow)"
+                )
+        return None

@@ -1,0 +1,196 @@
+"""Item pipelines: extraction in worker processes, then batched storage."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from scrapy.utils.misc import load_object
+
+from crawler import extract_worker
+from crawler.items import FetchedPage
+from storage import FetchResult
+
+logger = logging.getLogger(__name__)
+
+
+class ExtractPipeline:
+    """Runs extraction for fetched pages in a pool of processes, one per core by default.
+
+    The reactor only ships bytes out and results back. At most ``max_pending`` pages
+    wait on the pool, which bounds memory however fast pages arrive.
+    """
+
+    def __init__(self, workers: int, max_pending: int, stats):
+        self.workers = workers
+        self.max_pending = max_pending
+        self.stats = stats
+        self.pool: ProcessPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        workers = crawler.settings.getint("CITECACHE_EXTRACT_WORKERS") or os.cpu_count() or 1
+        pending = crawler.settings.getint("CITECACHE_EXTRACT_MAX_PENDING") or 4 * workers
+        return cls(workers, pending, crawler.stats)
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # spawn: forking a process that runs a reactor and threads is not safe.
+        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(self.workers):
+            pool.submit(extract_worker.warm_up)
+        return pool
+
+    def open_spider(self):
+        self.pool = self._new_pool()
+        self._slots = asyncio.Semaphore(self.max_pending)
+
+    def close_spider(self):
+        if self.pool:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    async def process_item(self, item):
+        if not isinstance(item, FetchedPage):
+            return item
+        if item.outcome != "fetched":
+            return _result(item, outcome=item.outcome)
+        async with self._slots:
+            started = time.perf_counter()
+            try:
+                future = self.pool.submit(
+                    extract_worker.process_page, item.body, item.final_url or item.url
+                )
+                found = await asyncio.wrap_future(future)
+            except BrokenProcessPool:
+                # A page crashed a worker: record it, and carry on with a fresh pool.
+                logger.error("extraction process died on %s; restarting the pool", item.url)
+                self.pool = self._new_pool()
+                return _result(
+                    item, outcome="extraction_failed", error="extraction process crashed"
+                )
+            except Exception as exc:
+                logger.exception("extraction failed on %s", item.url)
+                return _result(
+                    item, outcome="extraction_failed", error=f"extraction error: {exc!r}"[:300]
+                )
+            finally:
+                item.body = b""
+            self.stats.inc_value("citecache/extract/seconds", time.perf_counter() - started)
+        return _result(item, found=found)
+
+
+def _result(
+    page: FetchedPage,
+    *,
+    outcome: str | None = None,
+    error: str | None = None,
+    found: dict | None = None,
+) -> FetchResult:
+    result = FetchResult(
+        resource_id=page.resource_id,
+        url=page.url,
+        started_at=page.started_at,
+        outcome=outcome or page.outcome,
+        duration_ms=page.duration_ms,
+        http_status=page.http_status,
+        final_url=page.final_url,
+        content_type=page.content_type,
+        bytes=page.bytes,
+        error=error or page.error,
+        etag=page.etag,
+        last_modified=page.last_modified,
+        request_id=page.request_id,
+    )
+    if found is not None:
+        result.text = found["text"]
+        result.title = found["title"]
+        result.metadata = found["metadata"]
+        result.content_hash = found["content_hash"]
+        if found["page_status"] != "ok":
+            result.outcome = found["page_status"]
+            result.error = found["failure_reason"] or f"content looks {found['page_status']}"
+        elif not found["text"].strip():
+            result.outcome = "extraction_failed"
+            result.error = found["failure_reason"] or "no main text found"
+        else:
+            result.outcome = "ok"
+    return result
+
+
+class StorePipeline:
+    """Collects results and writes them in batches, off the reactor, one batch per transaction.
+
+    A result not yet written when the process dies is simply not recorded: its
+    resource is still due and the next crawl fetches it again.
+    """
+
+    def __init__(self, sink_factory, batch_size: int, interval: float, stats):
+        self.sink_factory = sink_factory
+        self.batch_size = batch_size
+        self.interval = interval
+        self.stats = stats
+        self.buffer: list[FetchResult] = []
+        self.sink = None
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="citecache-writer")
+        self._last_flush = time.monotonic()
+        self._pending_write: asyncio.Future | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        sink_cls = load_object(
+            crawler.settings.get("CITECACHE_RESULT_SINK", "crawler.frontier.StoreResultSink")
+        )
+        return cls(
+            lambda: sink_cls.from_settings(crawler.settings),
+            crawler.settings.getint("CITECACHE_WRITE_BATCH_SIZE"),
+            crawler.settings.getfloat("CITECACHE_WRITE_INTERVAL"),
+            crawler.stats,
+        )
+
+    def open_spider(self):
+        # The sink is created on the writer thread, which is the only one that uses it.
+        self.sink = self.writer.submit(self.sink_factory).result()
+
+    async def process_item(self, item):
+        if not isinstance(item, FetchResult):
+            return item
+        self.buffer.append(item)
+        due = time.monotonic() - self._last_flush >= self.interval
+        if len(self.buffer) >= self.batch_size or due:
+            await self.flush()
+        return item
+
+    async def flush(self):
+        if not self.buffer:
+            return
+        batch, self.buffer = self.buffer, []
+        self._last_flush = time.monotonic()
+        statuses = await asyncio.wrap_future(self.writer.submit(self._write, batch))
+        for status in statuses:
+            self.stats.inc_value(f"citecache/status/{status}")
+
+    def _write(self, batch: list[FetchResult]) -> list[str]:
+        try:
+            statuses = self.sink.write(batch)
+        except Exception:
+            # One bad result must not lose the batch: store them one by one.
+            logger.exception("batch write failed; writing %d results one by one", len(batch))
+            statuses = []
+            for result in batch:
+                try:
+                    statuses += self.sink.write([result])
+                except Exception:
+                    logger.exception("could not store the result for %s", result.url)
+                    statuses.append("store_error")
+        self.stats.inc_value("citecache/stored", len(batch))
+        return statuses
+
+    async def close_spider(self):
+        await self.flush()
+        self.writer.submit(self.sink.close).result()
+        self.writer.shutdown(wait=True)

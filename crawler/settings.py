@@ -1,0 +1,84 @@
+"""Scrapy settings of citecache, and its own ``CITECACHE_*`` keys (each documented here).
+
+Any key can be overridden per run: ``scrapy crawl resources -s KEY=VALUE`` or the CLI's
+options. Environment variables named like a key (``CITECACHE_DB``) are read for the ones
+a cron job typically sets.
+"""
+
+import os
+
+from crawler import __version__
+
+BOT_NAME = "citecache"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# ---- citecache --------------------------------------------------------------------
+CITECACHE_DB = os.environ.get("CITECACHE_DB", "data/citecache.db")
+"""The SQLite file of the cache."""
+CITECACHE_CONTACT_URL = os.environ.get(
+    "CITECACHE_CONTACT_URL", "https://github.com/citecache/citecache"
+)
+"""Where a site owner can find out who crawls them; part of the User-Agent."""
+CITECACHE_ALLOW_PRIVATE = os.environ.get("CITECACHE_ALLOW_PRIVATE", "") in ("1", "true", "yes")
+"""Allow fetching private, loopback and link-local addresses (tests, intranets)."""
+CITECACHE_CRAWL_MODE = "due"
+"""Which resources a crawl takes: due | all (the CLI's --due / --all)."""
+CITECACHE_CRAWL_REFS = []
+"""Explicit ids or URLs to fetch (the CLI's --url and refetch); overrides the mode."""
+CITECACHE_REQUEST_IDS = []
+"""Editor re-fetch requests to serve now (refetch); overrides mode and refs."""
+CITECACHE_CRAWL_LIMIT = 0
+"""Fetch at most this many resources in a run (0: no limit)."""
+CITECACHE_FORCE = False
+"""Bypass conditional requests and freshness (refetch)."""
+CITECACHE_EXTRACT_WORKERS = 0
+"""Extraction processes; 0 means one per core."""
+CITECACHE_EXTRACT_MAX_PENDING = 0
+"""Pages handed to extraction and not yet back; 0 means 4 per worker. Bounds memory."""
+CITECACHE_WRITE_BATCH_SIZE = 50
+"""Results stored per SQLite transaction."""
+CITECACHE_WRITE_INTERVAL = 1.0
+"""Seconds after which a partial batch is written anyway."""
+CITECACHE_PREVIEW_MAX_CHARS = 51_200
+"""Size of the stored preview, cut at a word boundary."""
+CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
+"""Content types handed to extraction; anything else is recorded as not_html."""
+
+# ---- Scrapy ----------------------------------------------------------------------
+USER_AGENT = f"citecache/{__version__} (+{CITECACHE_CONTACT_URL})"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 0
+DOWNLOAD_DELAY_JITTER = 0.5
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 20 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
+REDIRECT_MAX_TIMES = 10
+RETRY_ENABLED = True
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Every status reaches the spider, so a 404 is recorded rather than dropped.
+HTTPERROR_ALLOW_ALL = True
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+DNSCACHE_ENABLED = True
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+LOG_LEVEL = os.environ.get("CITECACHE_LOG_LEVEL", "INFO")
+# Retried and redirected requests are not duplicates of ours; every task is fetched once.
+DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
+
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.SafeURLMiddleware": 50,
+}
+ITEM_PIPELINES = {
+    "crawler.pipelines.ExtractPipeline": 300,
+    "crawler.pipelines.StorePipeline": 800,
+}
+EXTENSIONS = {
+    "crawler.extensions.CrawlProgress": 500,
+}

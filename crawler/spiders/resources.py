@@ -1,0 +1,161 @@
+"""The spider: fetch each resource it is given and report what the server said.
+
+It extracts nothing and stores nothing; the pipelines do. Every task ends in exactly
+one item, success or failure, so that every fetch attempt is logged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import scrapy
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
+from scrapy.http import Response
+from scrapy.utils.misc import load_object
+from twisted.internet.error import (
+    ConnectError,
+    ConnectionLost,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+from twisted.python.failure import Failure
+
+from crawler.items import FetchedPage
+from crawler.middlewares import UnsafeURL
+from storage import FetchTask, iso, utc_now
+
+
+class ResourcesSpider(scrapy.Spider):
+    name = "resources"
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        source_cls = load_object(
+            crawler.settings.get("CITECACHE_TASK_SOURCE", "crawler.frontier.StoreTaskSource")
+        )
+        spider.source = source_cls.from_settings(crawler.settings)
+        spider.html_types = tuple(crawler.settings.getlist("CITECACHE_HTML_TYPES"))
+        return spider
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        tasks = list(self.source.tasks())
+        self.crawler.stats.set_value("citecache/tasks", len(tasks))
+        for task in tasks:
+            yield self.request_for(task)
+
+    def request_for(self, task: FetchTask) -> scrapy.Request:
+        headers = {}
+        if task.etag:
+            headers["If-None-Match"] = task.etag
+        if task.last_modified:
+            headers["If-Modified-Since"] = task.last_modified
+        return scrapy.Request(
+            task.url,
+            callback=self.parse,
+            errback=self.failed,
+            headers=headers,
+            meta={"task": task, "sent_at": time.time()},
+            dont_filter=True,
+        )
+
+    def parse(self, response: Response):
+        task: FetchTask = response.meta["task"]
+        page = self._page(task, response.meta, outcome="fetched")
+        page.http_status = response.status
+        page.final_url = response.url
+        page.content_type = _content_type(response)
+        page.bytes = len(response.body)
+        page.etag = _header(response, "ETag")
+        page.last_modified = _header(response, "Last-Modified")
+        if response.status == 304:
+            page.outcome = "not_modified"
+        elif response.status >= 400:
+            page.outcome = "http_error"
+            page.error = f"HTTP {response.status}"
+        elif not self._extractable(page.content_type, response.body):
+            page.outcome = "not_html"
+            page.error = f"content type {page.content_type or 'unknown'} is not a document"
+        else:
+            page.body = response.body
+        yield page
+
+    def failed(self, failure: Failure):
+        request = failure.request
+        page = self._page(request.meta["task"], request.meta, outcome="error")
+        page.outcome, page.error = _classify_failure(failure)
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            page.http_status = response.status
+            page.final_url = response.url
+        yield page
+
+    def _page(self, task: FetchTask, meta: dict, *, outcome: str) -> FetchedPage:
+        sent_at = meta.get("sent_at", time.time())
+        latency = meta.get("download_latency")
+        return FetchedPage(
+            resource_id=task.resource_id,
+            url=task.url,
+            started_at=iso(utc_now()) if latency is None else _iso_epoch(time.time() - latency),
+            outcome=outcome,
+            duration_ms=int((latency if latency is not None else time.time() - sent_at) * 1000),
+            request_id=task.request_id,
+        )
+
+    def _extractable(self, content_type: str | None, body: bytes) -> bool:
+        if body[:5] == b"%PDF-":
+            return True
+        if not content_type:
+            return b"<" in body[:1024]
+        return content_type.startswith(self.html_types)
+
+
+def _header(response: Response, name: str) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
+
+
+def _content_type(response: Response) -> str | None:
+    value = _header(response, "Content-Type")
+    return value.split(";")[0].strip().lower() if value else None
+
+
+def _iso_epoch(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def _classify_failure(failure: Failure) -> tuple[str, str]:
+    """The outcome name and a one-line reason for a request that got no usable response."""
+    exc = failure.value
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, UnsafeURL):
+        return "unsafe_url", text
+    if isinstance(exc, IgnoreRequest):
+        if "robots.txt" in text:
+            return "blocked_by_robots", "forbidden by robots.txt"
+        return "error", f"ignored: {text}"
+    if failure.check(CannotResolveHostError, DNSLookupError):
+        return "dns_error", text
+    if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
+        return "timeout", f"timed out: {text}"
+    if "maxsize" in text or "max size" in text or failure.check(DownloadCancelledError):
+        return "too_large", text
+    if failure.check(
+        DownloadConnectionRefusedError,
+        DownloadFailedError,
+        ResponseDataLossError,
+        ConnectError,
+        ConnectionLost,
+    ):
+        return "connection_error", text
+    return "error", f"{type(exc).__name__}: {text}"[:500]

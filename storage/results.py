@@ -1,0 +1,56 @@
+"""The plain records that cross the border between the crawler and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FetchTask:
+    """One resource the crawler should fetch."""
+
+    resource_id: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    request_id: int | None = None
+    """The editor's re-fetch request this task serves, if any."""
+    force: bool = False
+    """Bypass conditional GET (an editor asked for a fresh copy)."""
+
+
+@dataclass
+class FetchResult:
+    """What one fetch attempt produced; the store turns it into rows in one transaction."""
+
+    resource_id: str
+    url: str
+    started_at: str
+    """ISO 8601 UTC, ending in Z."""
+    outcome: str
+    """ok | unchanged | not_modified | http_error | not_html | too_large | timeout |
+    dns_error | connection_error | blocked_by_robots | unsafe_url | extraction_failed |
+    paywalled | blocked | soft_404 | error"""
+    duration_ms: int | None = None
+    http_status: int | None = None
+    final_url: str | None = None
+    content_type: str | None = None
+    bytes: int | None = None
+    error: str | None = None
+    """Why the fetch failed, in one line."""
+    text: str | None = None
+    """Extracted main text, when there is some."""
+    title: str | None = None
+    metadata: dict = field(default_factory=dict)
+    content_hash: str | None = None
+    """Hash of ``text`` (storage.previews.content_hash); computed by the store when None."""
+    fetch_method: str = "scrapy"
+    etag: str | None = None
+    last_modified: str | None = None
+    request_id: int | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome in ("ok", "not_modified") or (
+            self.outcome in ("paywalled",) and bool(self.text)
+        )

@@ -1,0 +1,150 @@
+"""How a resource is shown: the camelCase record of ``show --json`` and the API, and the card."""
+
+from __future__ import annotations
+
+import json
+
+from .ids import short_url
+from .previews import card_preview
+from .store import Store
+from .venues import CREDIBILITY_LEVELS
+
+
+def _json_list(value: str | None) -> list:
+    return json.loads(value) if value else []
+
+
+def credibility(store: Store, resource: dict) -> dict | None:
+    """The resource's rating: its own override, else its venue's."""
+    venue = store.venue_for(resource)
+    if resource.get("credibility_override"):
+        rating, source = resource["credibility_override"], "override"
+    elif venue and venue.get("credibility"):
+        rating, source = venue["credibility"], "venue"
+    else:
+        return None
+    return {
+        "rating": rating,
+        "description": CREDIBILITY_LEVELS[rating],
+        "source": source,
+        "venue": venue["name"] if venue else None,
+    }
+
+
+def resource_view(store: Store, resource: dict, *, full_text: bool = False) -> dict:
+    """The resource as one JSON-ready dict with camelCase keys."""
+    snapshot = store.current_snapshot(resource["id"]) if resource["current_snapshot_id"] else None
+    venue = store.venue_for(resource)
+    view = {
+        "id": resource["id"],
+        "stableId": "sid_" + resource["stable_id"],
+        "url": resource["url"],
+        "finalUrl": resource["final_url"],
+        "title": resource["title"] or (snapshot["title"] if snapshot else None),
+        "type": resource["type"],
+        "authors": _json_list(resource["authors"]),
+        "publishedDate": resource["published_date"] or _snapshot_date(snapshot),
+        "publication": (
+            {
+                "id": venue["id"],
+                "name": venue["name"],
+                "type": venue["type"],
+                "peerReviewed": None
+                if venue["peer_reviewed"] is None
+                else bool(venue["peer_reviewed"]),
+            }
+            if venue
+            else None
+        ),
+        "credibility": credibility(store, resource),
+        "summary": resource["summary"],
+        "review": resource["review"],
+        "keyPoints": _json_list(resource["key_points"]),
+        "abstract": resource["abstract"],
+        "tags": _json_list(resource["tags"]),
+        "fetchStatus": resource["fetch_status"],
+        "statusReason": resource["status_reason"],
+        "httpStatus": resource["http_status"],
+        "contentType": resource["content_type"],
+        "fetchedAt": resource["last_fetched_at"],
+        "lastAttemptAt": resource["last_attempt_at"],
+        "nextFetchAt": resource["next_fetch_at"],
+        "failureCount": resource["failure_count"],
+        "contentHash": resource["content_hash"],
+        "contentLength": snapshot["content_length"] if snapshot else None,
+        "fetchMethod": snapshot["fetch_method"] if snapshot else None,
+        "fullTextPreview": snapshot["preview"] if snapshot else None,
+        "citedBy": [
+            {"page": c["slug"], "title": c["title"], "type": c["type"], "quality": c["quality"]}
+            for c in store.cited_by(resource["id"])
+        ],
+        "registeredAt": resource["registered_at"],
+        "updatedAt": resource["updated_at"],
+    }
+    if full_text:
+        view["fullText"] = snapshot["full_text"] if snapshot else None
+    return view
+
+
+def _snapshot_date(snapshot: dict | None) -> str | None:
+    if not snapshot or not snapshot.get("metadata"):
+        return None
+    return (json.loads(snapshot["metadata"]) or {}).get("published")
+
+
+def _page_label(citation: dict) -> str:
+    quality = citation["quality"]
+    parts = [citation["title"] or citation["page"], citation["type"] or "-"]
+    parts.append("-" if quality is None else f"{float(quality):.1f}")
+    return " | ".join(parts)
+
+
+def render_card(store: Store, resource: dict, width: int = 80) -> str:
+    """The text card: title and type, year/venue/URL, credibility, cited by, preview, ids."""
+    view = resource_view(store, resource, full_text=True)
+    lines = []
+    title = view["title"] or view["url"]
+    badge = f"[{view['type'] or 'web'}]"
+    lines.append(f"{title}{' ' * max(2, width - len(title) - len(badge))}{badge}")
+    head = []
+    if view["publishedDate"]:
+        head.append(view["publishedDate"][:4])
+    if view["publication"]:
+        head.append(
+            view["publication"]["name"]
+            + (" (peer reviewed)" if view["publication"]["peerReviewed"] else "")
+        )
+    head.append(short_url(view["url"]))
+    lines.append(" · ".join(head))
+    cred = view["credibility"]
+    if cred:
+        indent = " " * 25
+        label = f"Credibility Rating  {cred['rating']}/5  "
+        lines += _wrap(cred["description"], label, indent, width)
+        if cred["source"] == "venue":
+            lines.append(f"{indent}Rating inherited from publication venue: {cred['venue']}")
+        else:
+            lines.append(f"{indent}Rating set for this resource")
+    cited = view["citedBy"]
+    if cited:
+        noun = "page" if len(cited) == 1 else "pages"
+        label = f"Cited by {len(cited)} {noun}:  "
+        lines.append(label + _page_label(cited[0]))
+        lines += [" " * len(label) + _page_label(c) for c in cited[1:]]
+    lines.append("Cached Content Preview")
+    if view["fullText"]:
+        preview = card_preview(view["fullText"], view["contentLength"])
+        lines += ["  " + line if line else "" for line in preview.split("\n")]
+    else:
+        status = view["fetchStatus"]
+        reason = f" ({view['statusReason']})" if view["statusReason"] else ""
+        lines.append(f"  (no cached content: {status}{reason})")
+    lines.append(f"{view['id']} | Stable ID: {view['stableId']}")
+    return "\n".join(lines)
+
+
+def _wrap(text: str, label: str, indent: str, width: int) -> list[str]:
+    import textwrap
+
+    wrapped = textwrap.wrap(text, width=width - len(indent)) or [""]
+    return [label + wrapped[0]] + [indent + w for w in wrapped[1:]]
