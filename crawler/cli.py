@@ -157,7 +157,8 @@ def import_(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
 # ---- crawling ----------------------------------------------------------------------------
 
 
-def _crawl(ctx: Context, overrides: dict) -> dict:
+def _crawl(ctx: Context, overrides: dict, lock: str | None = "crawl") -> dict:
+    """Run one crawl; ``lock`` names the lock it holds (None: an editor's own fetch)."""
     from crawler.run import run_crawl  # Scrapy and Twisted load only for crawls
 
     overrides = {
@@ -168,8 +169,10 @@ def _crawl(ctx: Context, overrides: dict) -> dict:
     }
     with ctx.store():
         pass  # create and migrate the database before the crawl's processes open it
+    if lock is None:
+        return run_crawl(overrides).to_dict()
     try:
-        with CrawlLock(ctx.db):
+        with CrawlLock(ctx.db, lock):
             return run_crawl(overrides).to_dict()
     except LockHeld as exc:
         raise click.ClickException(str(exc)) from None
@@ -178,6 +181,9 @@ def _crawl(ctx: Context, overrides: dict) -> dict:
 @cli.command()
 @click.option("--due", "mode", flag_value="due", default=True, help="Resources due (default).")
 @click.option("--all", "mode", flag_value="all", help="Every resource.")
+@click.option(
+    "--requests", "mode", flag_value="requests", help="Only queued editor re-fetch requests."
+)
 @click.option("--url", "urls", multiple=True, help="Only these URLs or ids (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N resources.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
@@ -196,6 +202,7 @@ def crawl(ctx: Context, mode: str, urls: tuple[str, ...], limit: int | None, as_
             "CITECACHE_CRAWL_REFS": list(urls),
             "CITECACHE_CRAWL_LIMIT": limit or 0,
         },
+        lock="requests" if mode == "requests" else "crawl",
     )
     if as_json:
         _dump(summary)
@@ -226,7 +233,7 @@ def refetch(ctx: Context, refs: tuple[str, ...], queue: bool, reason, by, as_jso
         for ref, request_id in zip(refs, request_ids, strict=True):
             click.echo(f"{request_id}\tqueued\t{ref}")
         return
-    _crawl(ctx, {"CITECACHE_REQUEST_IDS": request_ids})
+    _crawl(ctx, {"CITECACHE_REQUEST_IDS": request_ids}, lock=None)
     with ctx.store() as store:
         rows = [store.request(i) for i in request_ids]
         resources = [store.get(r["resource_id"]) for r in rows]

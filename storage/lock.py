@@ -16,8 +16,9 @@ class LockHeld(RuntimeError):
 
 
 class CrawlLock:
-    def __init__(self, db_path: str | Path):
-        self.path = Path(f"{db_path}.crawl.lock")
+    def __init__(self, db_path: str | Path, name: str = "crawl"):
+        # Editor requests take their own lock: a long cron crawl must not delay them.
+        self.path = Path(f"{db_path}.{name}.lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:

@@ -392,7 +392,8 @@ class Store:
         force: bool = False,
     ) -> list[FetchTask]:
         """Resources to fetch. ``due``: queued editor requests, never-fetched, then most
-        overdue. ``all``: every resource. ``refs``: the named ones (registered if URLs)."""
+        overdue. ``requests``: queued editor requests only. ``all``: every resource.
+        ``refs``: the named ones (registered if they are new URLs)."""
         if refs:
             rows = []
             for ref in refs:
@@ -409,7 +410,7 @@ class Store:
                 "SELECT id, url, etag, last_modified FROM resources ORDER BY rowid" + limit_sql
             )
             return [_task(r, force=force) for r in rows]
-        if mode != "due":
+        if mode not in ("due", "requests"):
             raise ValueError(f"unknown crawl mode {mode!r}")
         now = iso(utc_now())
         tasks: list[FetchTask] = []
@@ -423,6 +424,8 @@ class Store:
             if req["id"] not in seen:
                 seen.add(req["id"])
                 tasks.append(_task(req, force=True, request_id=req["request_id"]))
+        if mode == "requests":
+            return tasks[:limit] if limit else tasks
         rows = self._rows(
             "SELECT id, url, etag, last_modified FROM resources "
             "WHERE next_fetch_at IS NULL OR next_fetch_at <= ? "
