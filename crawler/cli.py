@@ -178,6 +178,16 @@ def _crawl(ctx: Context, overrides: dict, lock: str | None = "crawl") -> dict:
         raise click.ClickException(str(exc)) from None
 
 
+def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="-s")
+        parsed[name.strip()] = value
+    return parsed
+
+
 @cli.command()
 @click.option("--due", "mode", flag_value="due", default=True, help="Resources due (default).")
 @click.option("--all", "mode", flag_value="all", help="Every resource.")
@@ -187,9 +197,30 @@ def _crawl(ctx: Context, overrides: dict, lock: str | None = "crawl") -> dict:
 @click.option("--url", "urls", multiple=True, help="Only these URLs or ids (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N resources.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option(
+    "--mirror",
+    envvar="CITECACHE_MIRROR_URL",
+    help="Fetch from a local mirror laid out as MIRROR/host/path (offline runs).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy or CITECACHE_* setting, as `scrapy crawl -s`.",
+)
 @allow_private_option
 @pass_ctx
-def crawl(ctx: Context, mode: str, urls: tuple[str, ...], limit: int | None, as_json: bool) -> None:
+def crawl(
+    ctx: Context,
+    mode: str,
+    urls: tuple[str, ...],
+    limit: int | None,
+    as_json: bool,
+    mirror: str | None,
+    settings: tuple[str, ...],
+) -> None:
     """Fetch, extract and store: the cron entry point.
 
     Exits 0 when the crawl ran, even if some sources failed (their failures are
@@ -201,6 +232,8 @@ def crawl(ctx: Context, mode: str, urls: tuple[str, ...], limit: int | None, as_
             "CITECACHE_CRAWL_MODE": mode,
             "CITECACHE_CRAWL_REFS": list(urls),
             "CITECACHE_CRAWL_LIMIT": limit or 0,
+            "CITECACHE_MIRROR_URL": mirror or "",
+            **_parse_settings(settings),
         },
         lock="requests" if mode == "requests" else "crawl",
     )

@@ -62,3 +62,39 @@ class SafeURLMiddleware:
                     "(set CITECACHE_ALLOW_PRIVATE=1 to allow)"
                 )
         return None
+
+
+class MirrorMiddleware:
+    """Fetches every URL from a local mirror laid out as ``MIRROR/host/path?query``.
+
+    For offline runs: the demo, tests and replays of a saved site (``wget --mirror``
+    writes this layout). Resources keep their real URLs; responses come back under
+    them, so nothing downstream knows a mirror was used. Off unless CITECACHE_MIRROR_URL.
+    """
+
+    def __init__(self, mirror_url: str):
+        self.mirror = mirror_url.rstrip("/")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        mirror = crawler.settings.get("CITECACHE_MIRROR_URL")
+        if not mirror:
+            raise NotConfigured
+        return cls(mirror)
+
+    def process_request(self, request):
+        if request.url.startswith(self.mirror + "/"):
+            return None
+        parts = urlsplit(request.url)
+        mirrored = f"{self.mirror}/{parts.netloc}{parts.path or '/'}"
+        if parts.query:
+            mirrored += "?" + parts.query
+        request.meta.setdefault("mirror_scheme", parts.scheme)
+        return request.replace(url=mirrored)
+
+    def process_response(self, request, response):
+        if not response.url.startswith(self.mirror + "/"):
+            return response
+        original = response.url[len(self.mirror) + 1 :]
+        scheme = request.meta.get("mirror_scheme", "https")
+        return response.replace(url=f"{scheme}://{original}")

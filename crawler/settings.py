@@ -42,6 +42,8 @@ CITECACHE_WRITE_INTERVAL = 1.0
 """Seconds after which a partial batch is written anyway."""
 CITECACHE_PREVIEW_MAX_CHARS = 51_200
 """Size of the stored preview, cut at a word boundary."""
+CITECACHE_MIRROR_URL = os.environ.get("CITECACHE_MIRROR_URL", "")
+"""Fetch everything from a local mirror laid out as MIRROR/host/path (offline runs)."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 
@@ -73,6 +75,7 @@ LOG_LEVEL = os.environ.get("CITECACHE_LOG_LEVEL", "INFO")
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.MirrorMiddleware": 40,
     "crawler.middlewares.SafeURLMiddleware": 50,
 }
 ITEM_PIPELINES = {

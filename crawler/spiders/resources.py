@@ -140,6 +140,8 @@ def _classify_failure(failure: Failure) -> tuple[str, str]:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, UnsafeURL):
         return "unsafe_url", text
+    if "DOWNLOAD_MAXSIZE" in text or "max size" in text:
+        return "too_large", text  # also a compressed body that inflates past the cap
     if isinstance(exc, IgnoreRequest):
         if "robots.txt" in text:
             return "blocked_by_robots", "forbidden by robots.txt"
@@ -148,7 +150,7 @@ def _classify_failure(failure: Failure) -> tuple[str, str]:
         return "dns_error", text
     if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
         return "timeout", f"timed out: {text}"
-    if "maxsize" in text or "max size" in text or failure.check(DownloadCancelledError):
+    if failure.check(DownloadCancelledError):
         return "too_large", text
     if failure.check(
         DownloadConnectionRefusedError,

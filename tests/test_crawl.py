@@ -1,0 +1,226 @@
+"""Real crawls through the CLI against the local mock server: what gets stored, and how."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from storage import Store, content_hash
+from storage.previews import PREVIEW_MAX_CHARS
+
+ROOT = Path(__file__).resolve().parent.parent
+CRAWL_TIMEOUT = 120
+
+
+def citecache(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "--db", str(db), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"citecache {args} exited {done.returncode}:\n{done.stderr}")
+    return done
+
+
+def crawl(db: Path, *args: str) -> dict:
+    done = citecache(db, "crawl", "--allow-private", "--json", *args)
+    return json.loads(done.stdout)
+
+
+def post(url: str) -> None:
+    urllib.request.urlopen(urllib.request.Request(url, method="POST"), timeout=5).read()
+
+
+def server_paths(mockserver, prefix: str) -> list[str]:
+    with urllib.request.urlopen(mockserver.url(f"/requests?prefix={prefix}"), timeout=5) as r:
+        return [entry["path"] for entry in json.load(r)]
+
+
+@pytest.fixture
+def store(db_path):
+    with Store(db_path) as opened:
+        yield opened
+
+
+def test_saved_pages_are_extracted_stored_and_recrawled_cheaply(
+    mockserver, db_path, saved_pages, store
+):
+    urls = {page["name"]: mockserver.url(f"/pages/{page['name']}.html") for page in saved_pages}
+    for url in urls.values():
+        store.register(url)
+
+    summary = crawl(db_path, "--all")
+
+    assert summary["tasks"] == len(saved_pages) == summary["stored"]
+    assert summary["byStatus"] == {"ok": len(saved_pages)}
+    for page in saved_pages:
+        resource = store.get(urls[page["name"]])
+        snapshot = store.current_snapshot(resource["id"])
+        text = snapshot["full_text"]
+        for snippet in page["must_contain"]:
+            assert snippet in text, (page["name"], snippet)
+        for snippet in page["must_not_contain"]:
+            assert snippet not in text, (page["name"], snippet)
+        assert resource["content_hash"] == snapshot["content_hash"] == content_hash(text)
+        assert snapshot["content_length"] == len(text)
+        assert len(snapshot["preview"]) <= PREVIEW_MAX_CHARS
+        assert text.startswith(snapshot["preview"])
+        assert resource["http_status"] == 200 and resource["last_fetched_at"].endswith("Z")
+
+    # The second crawl of unchanged pages: conditional requests, no new snapshots.
+    again = crawl(db_path, "--all")
+    assert again["byStatus"] == {"unchanged": len(saved_pages)}
+    assert store.db["snapshots"].count == len(saved_pages)
+    assert store.db["fetch_log"].count == 2 * len(saved_pages)
+    outcomes = {row["outcome"] for row in store.db.query("SELECT outcome FROM fetch_log")}
+    assert outcomes == {"ok", "not_modified"}
+
+
+def test_changed_content_makes_a_new_snapshot_and_old_content_is_reused(mockserver, db_path, store):
+    url = mockserver.url("/mutable/essay")
+    post(mockserver.url("/control/mutable/essay?v=1"))
+    resource_id = store.register(url).resource["id"]
+    crawl(db_path, "--all")
+    first = store.get(resource_id)["content_hash"]
+
+    post(mockserver.url("/control/mutable/essay?v=2"))
+    crawl(db_path, "--all", "-s", "CITECACHE_FORCE=1")
+    second = store.get(resource_id)["content_hash"]
+    assert second != first
+    assert len(store.snapshots(resource_id)) == 2
+
+    post(mockserver.url("/control/mutable/essay?v=1"))
+    crawl(db_path, "--all", "-s", "CITECACHE_FORCE=1")
+    resource = store.get(resource_id)
+    assert resource["content_hash"] == first
+    assert len(store.snapshots(resource_id)) == 2  # A -> B -> A reuses A
+    assert store.db["fetch_log"].count == 3
+
+
+def test_markup_noise_does_not_change_the_hash(mockserver, db_path, store):
+    resource_id = store.register(mockserver.url("/mutable/noisy?noise=1&validators=none")).resource[
+        "id"
+    ]
+    crawl(db_path, "--all")
+    crawl(db_path, "--all")
+    assert len(store.snapshots(resource_id)) == 1
+    assert store.db["fetch_log"].count == 2
+
+
+def test_failures_are_recorded_and_the_crawl_goes_on(mockserver, db_path, store):
+    cases = {
+        "/status/404": ("not_found", 404),
+        "/status/410": ("not_found", 410),
+        "/status/500": ("error", 500),
+        "/files/image.png": ("error", 200),
+        "/files/data.json": ("error", 200),
+        "/slow?delay=4": ("error", None),
+        "/big?mb=3": ("error", None),
+        "/gzip-bomb?mb=64": ("error", None),
+        "/pages/mdavis-supermarket.html": ("ok", 200),
+    }
+    ids = {path: store.register(mockserver.url(path)).resource["id"] for path in cases}
+    refused = store.register("http://127.0.0.1:1/nothing-listens-here").resource["id"]
+
+    summary = crawl(
+        db_path,
+        "--all",
+        "-s",
+        "DOWNLOAD_TIMEOUT=1",
+        "-s",
+        "DOWNLOAD_MAXSIZE=2000000",
+        "-s",
+        "RETRY_TIMES=0",
+    )
+
+    assert summary["stored"] == len(cases) + 1
+    for path, (status, http_status) in cases.items():
+        resource = store.get(ids[path])
+        assert resource["fetch_status"] == status, (path, resource["status_reason"])
+        assert resource["http_status"] == http_status, path
+    reasons = {path: store.fetch_log(ids[path])[0] for path in cases}
+    assert reasons["/files/image.png"]["outcome"] == "not_html"
+    assert "image/png" in reasons["/files/image.png"]["error"]
+    assert reasons["/slow?delay=4"]["outcome"] == "timeout"
+    assert reasons["/big?mb=3"]["outcome"] == "too_large"
+    assert reasons["/gzip-bomb?mb=64"]["outcome"] == "too_large"
+    assert reasons["/status/404"]["error"] == "HTTP 404"
+    assert store.fetch_log(refused)[0]["outcome"] == "connection_error"
+    assert store.db["snapshots"].count == 1
+
+
+def test_a_failed_fetch_never_replaces_the_last_good_snapshot(mockserver, db_path, store):
+    resource = store.register(mockserver.url("/pages/pythonspeed-docker.html")).resource
+    crawl(db_path, "--all")
+    good = store.get(resource["id"])
+    assert good["fetch_status"] == "ok"
+
+    # The source moves away: its URL is edited to one that now fails.
+    store.update_url(resource["id"], mockserver.url("/status/404"))
+    crawl(db_path, "--all")
+
+    after = store.get(resource["id"])
+    assert after["fetch_status"] == "not_found"
+    assert after["failure_count"] == 1
+    assert after["content_hash"] == good["content_hash"]
+    assert after["current_snapshot_id"] == good["current_snapshot_id"]
+    assert after["stable_id"] == good["stable_id"]
+    assert after["last_fetched_at"] == good["last_fetched_at"]
+    # The old URL still finds it.
+    assert store.get(mockserver.url("/pages/pythonspeed-docker.html"))["id"] == resource["id"]
+
+
+def test_private_addresses_are_refused_without_allow_private(mockserver, db_path, store):
+    resource_id = store.register(mockserver.url("/article/ssrf-target")).resource["id"]
+    done = citecache(db_path, "crawl", "--all", "--json")
+    assert json.loads(done.stdout)["byStatus"] == {"unsafe_url": 1}
+    resource = store.get(resource_id)
+    assert "non-public address 127.0.0.1" in resource["status_reason"]
+    assert server_paths(mockserver, "/article/ssrf-target") == []
+
+
+def test_refetch_registers_unknown_urls_and_prints_the_status(mockserver, db_path):
+    url = mockserver.url("/article/fresh-one")
+    done = citecache(db_path, "refetch", url, "--allow-private", "--by", "ed", "--reason", "new")
+    status, http_status, printed_url = done.stdout.strip().split("\t")[:3]
+    assert (status, http_status, printed_url) == ("ok", "200", url)
+    with Store(db_path) as store:
+        [request] = store.requests()
+        assert (request["status"], request["requested_by"], request["reason"]) == (
+            "done",
+            "ed",
+            "new",
+        )
+
+
+def test_scrapy_crawl_works_from_the_repo_root(mockserver, db_path, store):
+    resource_id = store.register(mockserver.url("/article/via-scrapy")).resource["id"]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "resources",
+            "-s",
+            f"CITECACHE_DB={db_path}",
+            "-s",
+            "CITECACHE_ALLOW_PRIVATE=1",
+            "-s",
+            "LOG_LEVEL=WARNING",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CRAWL_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    assert store.get(resource_id)["fetch_status"] == "ok"
