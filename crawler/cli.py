@@ -252,14 +252,23 @@ def crawl(
 @click.option("--queue", is_flag=True, help="Record a request for the next crawl instead.")
 @click.option("--reason", help="Why a fresh copy is needed.")
 @click.option("--by", "by", help="Who asks.")
+@click.option("--force", is_flag=True, help="Download even if the server says unchanged (304).")
 @click.option("--json", "as_json", is_flag=True)
 @allow_private_option
 @pass_ctx
-def refetch(ctx: Context, refs: tuple[str, ...], queue: bool, reason, by, as_json: bool) -> None:
-    """Fetch these URLs or ids now, bypassing freshness (unknown URLs are registered)."""
+def refetch(
+    ctx: Context, refs: tuple[str, ...], queue: bool, reason, by, force: bool, as_json: bool
+) -> None:
+    """Fetch these URLs or ids now, whatever their schedule, and print the outcome.
+
+    Unknown URLs are registered first. Each request is recorded with who asked and why
+    (see `citecache requests`). With --queue, the next crawl takes them first instead.
+    """
     with ctx.store() as store:
         try:
-            request_ids = [store.request_refetch(ref, by=by, reason=reason) for ref in refs]
+            request_ids = [
+                store.request_refetch(ref, by=by, reason=reason, force=force) for ref in refs
+            ]
         except (NotFoundError, InvalidURL, StoreError) as exc:
             raise click.ClickException(str(exc)) from None
     if queue:

@@ -7,11 +7,13 @@ replace the SQLite ones for multi-machine crawls without touching the spider.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Protocol
 
 from scrapy.settings import BaseSettings
 
 from storage import FetchResult, FetchTask, Store
+from storage.health import HealthPolicy
 
 
 class TaskSource(Protocol):
@@ -70,14 +72,15 @@ class StoreTaskSource:
 class StoreResultSink:
     """Writes result batches to the SQLite store, one transaction per batch."""
 
-    def __init__(self, db_path: str, *, preview_max_chars: int):
-        self.store = Store(db_path, preview_max_chars=preview_max_chars)
+    def __init__(self, db_path: str, *, preview_max_chars: int, policy: HealthPolicy):
+        self.store = Store(db_path, preview_max_chars=preview_max_chars, policy=policy)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> StoreResultSink:
         return cls(
             settings.get("CITECACHE_DB"),
             preview_max_chars=settings.getint("CITECACHE_PREVIEW_MAX_CHARS"),
+            policy=health_policy(settings),
         )
 
     def write(self, results: list[FetchResult]) -> list[str]:
@@ -85,3 +88,14 @@ class StoreResultSink:
 
     def close(self) -> None:
         self.store.close()
+
+
+def health_policy(settings: BaseSettings) -> HealthPolicy:
+    """The store's link-health and scheduling policy from CITECACHE_* settings."""
+    overrides = settings.getdict("CITECACHE_TTL_OVERRIDES")
+    return HealthPolicy(
+        dead_after=settings.getint("CITECACHE_DEAD_AFTER"),
+        dead_spacing=timedelta(hours=settings.getfloat("CITECACHE_DEAD_SPACING_HOURS")),
+        ttl=timedelta(days=settings.getfloat("CITECACHE_TTL_DAYS")),
+        ttl_overrides={key: timedelta(days=float(days)) for key, days in overrides.items()},
+    )

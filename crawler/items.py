@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -30,3 +30,7 @@ class FetchedPage:
     last_modified: str | None = None
     request_id: int | None = None
     """The editor's re-fetch request this fetch serves."""
+    redirect_chain: list[str] = field(default_factory=list)
+    """URLs requested before ``final_url``, in order."""
+    cross_host: bool = False
+    """The redirects ended on another host: flag the content, do not take it as the article."""

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import re
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -105,21 +106,43 @@ def _result(
         etag=page.etag,
         last_modified=page.last_modified,
         request_id=page.request_id,
+        redirect_chain=page.redirect_chain,
     )
     if found is not None:
         result.text = found["text"]
         result.title = found["title"]
         result.metadata = found["metadata"]
         result.content_hash = found["content_hash"]
+        result.canonical_url = found["metadata"].get("canonical_url")
         if found["page_status"] != "ok":
             result.outcome = found["page_status"]
-            result.error = found["failure_reason"] or f"content looks {found['page_status']}"
+            result.error = found["failure_reason"] or f"the page looks {found['page_status']}"
         elif not found["text"].strip():
             result.outcome = "extraction_failed"
             result.error = found["failure_reason"] or "no main text found"
+        elif looks_not_found(found["title"], found["text"]):
+            result.outcome = "soft_404"
+            result.error = f"the page says it is not found ({found['title']!r})"
+        elif page.cross_host:
+            result.outcome = "redirected"
+            result.error = f"redirected to another host: {page.final_url}"
         else:
             result.outcome = "ok"
     return result
+
+
+_NOT_FOUND = re.compile(
+    r"\b(404|page not found|not found|no longer available|does not exist|"
+    r"seite nicht gefunden|page introuvable|página no encontrada)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_not_found(title: str | None, text: str) -> bool:
+    """A 200 page that says it is not there: a short text whose title or start says so."""
+    if len(text) > 2_000:
+        return False
+    return bool(_NOT_FOUND.search(title or "") or _NOT_FOUND.search(text[:300]))
 
 
 class StorePipeline:

@@ -44,6 +44,14 @@ CITECACHE_PREVIEW_MAX_CHARS = 51_200
 """Size of the stored preview, cut at a word boundary."""
 CITECACHE_MIRROR_URL = os.environ.get("CITECACHE_MIRROR_URL", "")
 """Fetch everything from a local mirror laid out as MIRROR/host/path (offline runs)."""
+CITECACHE_TTL_DAYS = 30
+"""Days between successful checks of a source (jittered by 10%)."""
+CITECACHE_TTL_OVERRIDES = {}
+"""Days per ``domain:HOST``, ``venue:ID`` or ``type:TYPE``, e.g. {"type:paper": 180}."""
+CITECACHE_DEAD_AFTER = 3
+"""Gone answers (404, 410, DNS failure) needed before a source counts as dead..."""
+CITECACHE_DEAD_SPACING_HOURS = 24
+"""...each at least this many hours after the previous one counted."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 
@@ -63,7 +71,23 @@ DOWNLOAD_WARNSIZE = 5 * 1024 * 1024
 REDIRECT_MAX_TIMES = 10
 RETRY_ENABLED = True
 RETRY_TIMES = 2
+# Transient failures only: 5xx, 408 and 429. Other 4xx answers will not change on retry.
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Scrapy's list minus DNS failures: a name that does not resolve is not a blip.
+RETRY_EXCEPTIONS = [
+    "scrapy.exceptions.DownloadConnectionRefusedError",
+    "scrapy.exceptions.DownloadFailedError",
+    "scrapy.exceptions.DownloadTimeoutError",
+    "scrapy.exceptions.ResponseDataLossError",
+    "twisted.internet.error.ConnectionDone",
+    "twisted.internet.error.ConnectError",
+    "twisted.internet.error.ConnectionLost",
+    OSError,
+]
+CITECACHE_RETRY_BACKOFF_BASE = 1.0
+"""Seconds before the first retry; doubled at each further one (with +/-25% jitter)."""
+CITECACHE_RETRY_MAX_DELAY = 60.0
+"""Longest wait (backoff or Retry-After) a run sits out; longer ones end the fetch."""
 # Every status reaches the spider, so a 404 is recorded rather than dropped.
 HTTPERROR_ALLOW_ALL = True
 COOKIES_ENABLED = False
@@ -75,6 +99,8 @@ LOG_LEVEL = os.environ.get("CITECACHE_LOG_LEVEL", "INFO")
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.retry.BackoffRetryMiddleware": 550,
     "crawler.middlewares.MirrorMiddleware": 40,
     "crawler.middlewares.SafeURLMiddleware": 50,
 }

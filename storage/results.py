@@ -28,9 +28,9 @@ class FetchResult:
     started_at: str
     """ISO 8601 UTC, ending in Z."""
     outcome: str
-    """ok | unchanged | not_modified | http_error | not_html | too_large | timeout |
-    dns_error | connection_error | blocked_by_robots | unsafe_url | extraction_failed |
-    paywalled | blocked | soft_404 | error"""
+    """ok | redirected (content from another host) | not_modified | http_error | not_html |
+    too_large | timeout | dns_error | connection_error | redirect_loop | blocked_by_robots |
+    unsafe_url | extraction_failed | paywalled | blocked | soft_404 | error"""
     duration_ms: int | None = None
     http_status: int | None = None
     final_url: str | None = None
@@ -48,9 +48,7 @@ class FetchResult:
     etag: str | None = None
     last_modified: str | None = None
     request_id: int | None = None
-
-    @property
-    def succeeded(self) -> bool:
-        return self.outcome in ("ok", "not_modified") or (
-            self.outcome in ("paywalled",) and bool(self.text)
-        )
+    redirect_chain: list[str] = field(default_factory=list)
+    """Every URL requested before ``final_url``, when the server redirected."""
+    canonical_url: str | None = None
+    """The page's ``<link rel=canonical>``."""

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import random
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlite_utils import Database
 
 from . import ids
+from .health import GOOD_STATES, HealthPolicy, counts_toward_dead, failure_state
 from .migrations import migrations
 from .previews import PREVIEW_MAX_CHARS, content_hash, stored_preview
 from .results import FetchResult, FetchTask
@@ -33,12 +33,6 @@ BIBLIO_FIELDS = (
     "credibility_override",
 )
 LIST_FIELDS = frozenset({"authors", "key_points", "tags"})
-
-DEFAULT_TTL = timedelta(days=30)
-# Failures back off along this ladder, capped at the TTL.
-FAILURE_BACKOFF = (timedelta(hours=1), timedelta(hours=6), timedelta(days=1), timedelta(days=3))
-TTL_JITTER = 0.1
-"""Next fetch = TTL x (1 +/- 10%), so a corpus registered at once does not come due at once."""
 
 
 class NotFoundError(LookupError):
@@ -91,12 +85,12 @@ class Store:
         readonly: bool = False,
         preview_max_chars: int = PREVIEW_MAX_CHARS,
         busy_timeout_ms: int = 30_000,
-        ttl: timedelta = DEFAULT_TTL,
+        policy: HealthPolicy | None = None,
     ):
         self.path = Path(path)
         self.readonly = readonly
         self.preview_max_chars = preview_max_chars
-        self.ttl = ttl
+        self.policy = policy or HealthPolicy()
         if readonly:
             conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         else:
@@ -416,14 +410,16 @@ class Store:
         tasks: list[FetchTask] = []
         seen: set[str] = set()
         for req in self._rows(
-            "SELECT q.id AS request_id, r.id, r.url, r.etag, r.last_modified "
+            "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified "
             "FROM refetch_requests q "
             "JOIN resources r ON r.id = q.resource_id WHERE q.status = 'queued' "
             "ORDER BY q.requested_at, q.id"
         ):
             if req["id"] not in seen:
                 seen.add(req["id"])
-                tasks.append(_task(req, force=True, request_id=req["request_id"]))
+                tasks.append(
+                    _task(req, force=force or bool(req["force"]), request_id=req["request_id"])
+                )
         if mode == "requests":
             return tasks[:limit] if limit else tasks
         rows = self._rows(
@@ -441,13 +437,13 @@ class Store:
         tasks = []
         for request_id in request_ids:
             row = self._row(
-                "SELECT q.id AS request_id, r.id, r.url FROM refetch_requests q "
-                "JOIN resources r ON r.id = q.resource_id WHERE q.id = ?",
+                "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified "
+                "FROM refetch_requests q JOIN resources r ON r.id = q.resource_id WHERE q.id = ?",
                 [request_id],
             )
             if row is None:
                 raise NotFoundError(f"no re-fetch request {request_id}")
-            tasks.append(_task(row, force=True, request_id=row["request_id"]))
+            tasks.append(_task(row, force=bool(row["force"]), request_id=row["request_id"]))
         return tasks
 
     def record_results(self, results: Iterable[FetchResult]) -> list[str]:
@@ -467,17 +463,15 @@ class Store:
 
     def _record(self, result: FetchResult) -> str:
         resource = self._row(
-            "SELECT id, content_hash, current_snapshot_id, failure_count, fetch_status "
-            "FROM resources WHERE id = ?",
+            "SELECT id, url, type, publication_id, content_hash, current_snapshot_id, "
+            "failure_count, last_fetched_at FROM resources WHERE id = ?",
             [result.resource_id],
         )
         if resource is None:
             raise NotFoundError(f"no resource {result.resource_id!r}")
         now = utc_now()
         text = result.text or ""
-        digest = None
-        if text.strip():
-            digest = result.content_hash or content_hash(text)
+        digest = (result.content_hash or content_hash(text)) if text.strip() else None
         self.db["fetch_log"].insert(
             {
                 "resource_id": result.resource_id,
@@ -490,6 +484,9 @@ class Store:
                 "outcome": result.outcome,
                 "error": result.error,
                 "content_hash": digest,
+                "redirect_chain": json.dumps(result.redirect_chain)
+                if result.redirect_chain
+                else None,
             }
         )
         update: dict = {
@@ -497,47 +494,68 @@ class Store:
             "http_status": result.http_status,
             "updated_at": iso(now),
         }
-        if result.outcome == "not_modified" and resource["current_snapshot_id"]:
-            status = "unchanged"
-            self.db.execute(
-                "UPDATE snapshots SET last_seen_at = ? WHERE id = ?",
-                [result.started_at, resource["current_snapshot_id"]],
+        if result.final_url:
+            update["final_url"] = result.final_url
+            update["redirect_chain"] = (
+                json.dumps(result.redirect_chain) if result.redirect_chain else None
             )
-            update.update(last_fetched_at=result.started_at, failure_count=0, status_reason=None)
-        elif digest and result.outcome in ("ok", "paywalled"):
-            keep_old = result.outcome == "paywalled" and resource["current_snapshot_id"]
-            if keep_old:
-                # The visible teaser of a paywall never replaces a full earlier copy.
-                status = "paywalled"
-            else:
+        current = resource["current_snapshot_id"]
+        if result.outcome == "not_modified" and current:
+            status, reason = "unchanged", None
+            self.db.execute(
+                "UPDATE snapshots SET last_seen_at = ? WHERE id = ?", [result.started_at, current]
+            )
+        elif digest and result.outcome in ("ok", "redirected", "paywalled"):
+            status, reason = result.outcome, result.error
+            # Only a clean article replaces the current copy. A paywall's teaser or the
+            # page a source now redirects to elsewhere is kept only when there is nothing
+            # better: flagged, never silently taken for the article.
+            if result.outcome == "ok" or not current:
                 snapshot_id, is_new = self._upsert_snapshot(result, digest, text)
-                status = result.outcome
-                if result.outcome == "ok":
-                    status = "ok" if is_new or resource["content_hash"] != digest else "unchanged"
-                update.update(content_hash=digest, current_snapshot_id=snapshot_id)
+                if snapshot_id != current:
+                    update.update(content_hash=digest, current_snapshot_id=snapshot_id)
+                if result.outcome == "ok" and not is_new and resource["content_hash"] == digest:
+                    status = "unchanged"
+            if result.canonical_url:
+                update["canonical_url"] = result.canonical_url
             update.update(
-                last_fetched_at=result.started_at,
-                failure_count=0,
-                status_reason=result.error,
-                final_url=result.final_url,
                 content_type=result.content_type,
                 etag=result.etag,
                 last_modified=result.last_modified,
             )
         else:
-            status = _failure_status(result)
-            update.update(
-                failure_count=resource["failure_count"] + 1,
-                status_reason=result.error or result.outcome,
-            )
-            if result.final_url:
-                update["final_url"] = result.final_url
+            if result.outcome == "not_modified":  # a 304 with no copy to fall back on
+                result.outcome, result.error = "error", "HTTP 304 but no cached copy"
+                update.update(etag=None, last_modified=None)
+            gone = self._gone_times(resource, result)
+            status, reason = failure_state(result.outcome, result.http_status, gone, self.policy)
+            reason = " — ".join(x for x in (result.error, reason) if x) or result.outcome
+        if status in GOOD_STATES:
+            update.update(last_fetched_at=result.started_at, failure_count=0)
+        else:
+            update["failure_count"] = resource["failure_count"] + 1
         update["fetch_status"] = status
-        update["next_fetch_at"] = iso(self._next_fetch(now, status, update))
+        update["status_reason"] = reason
+        venue = self.venue_for(resource)
+        ttl = self.policy.ttl_for(resource["url"], venue["id"] if venue else None, resource["type"])
+        next_at = self.policy.next_fetch(now, status, update.get("failure_count", 0), ttl)
+        update["next_fetch_at"] = iso(next_at)
         self.db["resources"].update(result.resource_id, update)
         if result.request_id is not None:
-            self.finish_request(result.request_id, status, result.error)
+            self.finish_request(result.request_id, status, reason)
         return status
+
+    def _gone_times(self, resource: dict, result: FetchResult) -> list[datetime]:
+        """When "gone" answers came since the last success, this fetch's included."""
+        if not counts_toward_dead(result.outcome, result.http_status):
+            return []
+        since = resource["last_fetched_at"] or ""
+        rows = self.db.execute(
+            "SELECT started_at, outcome, http_status FROM fetch_log "
+            "WHERE resource_id = ? AND started_at > ? ORDER BY started_at",
+            [resource["id"], since],
+        ).fetchall()
+        return [parse_iso(at) for at, outcome, code in rows if counts_toward_dead(outcome, code)]
 
     def _upsert_snapshot(self, result: FetchResult, digest: str, text: str) -> tuple[int, bool]:
         existing = self._row(
@@ -572,26 +590,21 @@ class Store:
         )
         return cursor.lastrowid, True
 
-    def _next_fetch(self, now: datetime, status: str, update: dict) -> datetime:
-        if status in ("ok", "unchanged", "paywalled", "redirected"):
-            wait = self.ttl
-        else:
-            step = min(update.get("failure_count", 1), len(FAILURE_BACKOFF)) - 1
-            wait = min(FAILURE_BACKOFF[max(step, 0)], self.ttl)
-        return now + wait * (1 + random.uniform(-TTL_JITTER, TTL_JITTER))
-
     # ---- editor requests ------------------------------------------------------------
 
-    def request_refetch(self, ref: str, *, by: str | None = None, reason: str | None = None) -> int:
+    def request_refetch(
+        self, ref: str, *, by: str | None = None, reason: str | None = None, force: bool = False
+    ) -> int:
+        """Queue an editor's request; ``force`` skips the conditional request (no 304)."""
         row = self.resolve(ref)
         if row is None and "://" in ref:
             row = self.register(ref).resource
         if row is None:
             raise NotFoundError(f"no resource for {ref!r}")
         cursor = self.db.execute(
-            "INSERT INTO refetch_requests (resource_id, requested_at, requested_by, reason) "
-            "VALUES (?, ?, ?, ?)",
-            [row["id"], iso(utc_now()), by, reason],
+            "INSERT INTO refetch_requests (resource_id, requested_at, requested_by, reason, force) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [row["id"], iso(utc_now()), by, reason, int(force)],
         )
         self.db.conn.commit()
         return cursor.lastrowid
@@ -606,7 +619,7 @@ class Store:
                 )
 
     def finish_request(self, request_id: int, status: str, error: str | None) -> None:
-        done = status in ("ok", "unchanged", "paywalled", "redirected")
+        done = status in GOOD_STATES
         outcome = status if not error else f"{status}: {error}"
         self.db.execute(
             "UPDATE refetch_requests SET status = ?, finished_at = ?, outcome = ? WHERE id = ?",
@@ -713,20 +726,6 @@ def _task(row: dict, *, force: bool = False, request_id: int | None = None) -> F
         request_id=request_id,
         force=force,
     )
-
-
-def _failure_status(result: FetchResult) -> str:
-    """The link-health state of a failed fetch."""
-    code = result.http_status
-    if result.outcome in ("blocked_by_robots", "soft_404", "unsafe_url", "paywalled", "blocked"):
-        return result.outcome
-    if code in (401, 402):
-        return "paywalled"
-    if code == 403:
-        return "blocked"
-    if code in (404, 410):
-        return "not_found"
-    return "error"
 
 
 def _clean_fields(fields: dict) -> dict:

@@ -117,8 +117,8 @@ def test_markup_noise_does_not_change_the_hash(mockserver, db_path, store):
 
 def test_failures_are_recorded_and_the_crawl_goes_on(mockserver, db_path, store):
     cases = {
-        "/status/404": ("not_found", 404),
-        "/status/410": ("not_found", 410),
+        "/status/404": ("error", 404),
+        "/status/410": ("error", 410),
         "/status/500": ("error", 500),
         "/files/image.png": ("error", 200),
         "/files/data.json": ("error", 200),
@@ -153,6 +153,8 @@ def test_failures_are_recorded_and_the_crawl_goes_on(mockserver, db_path, store)
     assert reasons["/big?mb=3"]["outcome"] == "too_large"
     assert reasons["/gzip-bomb?mb=64"]["outcome"] == "too_large"
     assert reasons["/status/404"]["error"] == "HTTP 404"
+    # One 404 is not death: it takes 3, a day apart.
+    assert "gone (1 of 3 checks" in store.get(ids["/status/404"])["status_reason"]
     assert store.fetch_log(refused)[0]["outcome"] == "connection_error"
     assert store.db["snapshots"].count == 1
 
@@ -168,7 +170,7 @@ def test_a_failed_fetch_never_replaces_the_last_good_snapshot(mockserver, db_pat
     crawl(db_path, "--all")
 
     after = store.get(resource["id"])
-    assert after["fetch_status"] == "not_found"
+    assert after["fetch_status"] == "error"
     assert after["failure_count"] == 1
     assert after["content_hash"] == good["content_hash"]
     assert after["current_snapshot_id"] == good["current_snapshot_id"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import (
@@ -33,6 +34,7 @@ from twisted.python.failure import Failure
 from crawler.items import FetchedPage
 from crawler.middlewares import UnsafeURL
 from storage import FetchTask, iso, utc_now
+from storage.ids import host_of
 
 
 class ResourcesSpider(scrapy.Spider):
@@ -78,16 +80,21 @@ class ResourcesSpider(scrapy.Spider):
         page.bytes = len(response.body)
         page.etag = _header(response, "ETag")
         page.last_modified = _header(response, "Last-Modified")
+        page.redirect_chain = list(response.meta.get("redirect_urls", []))
+        moved = _judge_redirect(task.url, response.url) if page.redirect_chain else None
         if response.status == 304:
             page.outcome = "not_modified"
         elif response.status >= 400:
-            page.outcome = "http_error"
-            page.error = f"HTTP {response.status}"
+            page.outcome, page.error = _judge_error_page(response)
+        elif moved == "home":
+            page.outcome = "soft_404"
+            page.error = f"redirected to the home page {response.url}"
         elif not self._extractable(page.content_type, response.body):
             page.outcome = "not_html"
             page.error = f"content type {page.content_type or 'unknown'} is not a document"
         else:
             page.body = response.body
+            page.cross_host = moved == "other_host"
         yield page
 
     def failed(self, failure: Failure):
@@ -120,6 +127,42 @@ class ResourcesSpider(scrapy.Spider):
         return content_type.startswith(self.html_types)
 
 
+# Markers of bot challenges and access-denied walls (Cloudflare, Akamai, Sucuri, DDoS-Guard).
+CHALLENGE_MARKERS = (
+    b"cf-chl",
+    b"challenge-platform",
+    b"Just a moment...",
+    b"Attention Required! | Cloudflare",
+    b"Checking your browser",
+    b"Access Denied</title>",
+    b"sucuri_cloudproxy",
+    b"ddos-guard",
+)
+
+
+def _judge_error_page(response: Response) -> tuple[str, str]:
+    """Outcome and reason for a 4xx/5xx answer."""
+    status = response.status
+    head = response.body[:20_000]
+    if status in (403, 429, 503) and any(marker in head for marker in CHALLENGE_MARKERS):
+        server = _header(response, "Server") or "the server"
+        return "blocked", f"HTTP {status}: bot challenge from {server}"
+    if status == 429:
+        return "http_error", "HTTP 429: rate limited (retries exhausted)"
+    return "http_error", f"HTTP {status}"
+
+
+def _judge_redirect(requested: str, final: str) -> str | None:
+    """ "home" when a redirect ended on a site's home page, "other_host" when it left the
+    host it was asked of, else None (same host: https, www, a moved path are fine)."""
+    asked, landed = urlsplit(requested), urlsplit(final)
+    if landed.path in ("", "/") and asked.path not in ("", "/") and not landed.query:
+        return "home"
+    if host_of(requested) != host_of(final):
+        return "other_host"
+    return None
+
+
 def _header(response: Response, name: str) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
@@ -140,6 +183,8 @@ def _classify_failure(failure: Failure) -> tuple[str, str]:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, UnsafeURL):
         return "unsafe_url", text
+    if "max redirections" in text:
+        return "redirect_loop", "redirect loop, or more redirects than REDIRECT_MAX_TIMES"
     if "DOWNLOAD_MAXSIZE" in text or "max size" in text:
         return "too_large", text  # also a compressed body that inflates past the cap
     if isinstance(exc, IgnoreRequest):
