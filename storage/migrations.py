@@ -163,3 +163,66 @@ def m002_aliases(db: Database) -> None:
     db.execute(
         "ALTER TABLE resources ADD COLUMN stable_id_origin TEXT NOT NULL DEFAULT 'generated'"
     )
+
+
+@migrations()
+def m003_search(db: Database) -> None:
+    # Full-text search over title, summary and the current snapshot's text (FTS5,
+    # external content, so the text is not stored twice). Triggers on `resources`
+    # keep it in sync: the crawler's writes update `current_snapshot_id` and the index
+    # follows without the crawler knowing. The index is keyed by resources.rowid, which
+    # VACUUM may renumber: run storage.search.rebuild_search_index() after a VACUUM.
+    db.execute(
+        """
+        CREATE VIEW resource_search_source AS
+        SELECT r.rowid AS rid, coalesce(r.title, s.title) AS title, r.summary AS summary,
+               s.full_text AS body
+        FROM resources r LEFT JOIN snapshots s ON s.id = r.current_snapshot_id
+        """
+    )
+    db.execute(
+        """
+        CREATE VIRTUAL TABLE resource_search USING fts5(
+            title, summary, body,
+            content='resource_search_source', content_rowid='rid',
+            tokenize='unicode61 remove_diacritics 2'
+        )
+        """
+    )
+    insert_new = (
+        "INSERT INTO resource_search(rowid, title, summary, body) "
+        "SELECT rid, title, summary, body FROM resource_search_source WHERE rid = new.rowid;"
+    )
+    delete_old = (
+        "INSERT INTO resource_search(resource_search, rowid, title, summary, body) "
+        "SELECT 'delete', rid, title, summary, body FROM resource_search_source "
+        "WHERE rid = old.rowid;"
+    )
+    watched = "title, summary, current_snapshot_id"
+    db.execute(
+        f"CREATE TRIGGER resource_search_ai AFTER INSERT ON resources BEGIN {insert_new} END"
+    )
+    db.execute(
+        f"CREATE TRIGGER resource_search_bu BEFORE UPDATE OF {watched} ON resources "
+        f"BEGIN {delete_old} END"
+    )
+    db.execute(
+        f"CREATE TRIGGER resource_search_au AFTER UPDATE OF {watched} ON resources "
+        f"BEGIN {insert_new} END"
+    )
+    # BEFORE: the snapshots a delete cascades to are still there to compute old values.
+    db.execute(
+        f"CREATE TRIGGER resource_search_bd BEFORE DELETE ON resources BEGIN {delete_old} END"
+    )
+    db.execute("INSERT INTO resource_search(resource_search) VALUES ('rebuild')")
+
+
+@migrations()
+def m004_link_health(db: Database) -> None:
+    # Redirects and canonical URLs (recorded per fetch and per resource), and whether
+    # an editor's request asks for an unconditional fetch.
+    db.execute("ALTER TABLE fetch_log ADD COLUMN redirect_chain TEXT")  # JSON array of URLs
+    db.execute("ALTER TABLE resources ADD COLUMN canonical_url TEXT")
+    db.execute("ALTER TABLE resources ADD COLUMN redirect_chain TEXT")
+    db.execute("ALTER TABLE refetch_requests ADD COLUMN force INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX fetch_log_outcome ON fetch_log(resource_id, outcome, started_at)")
