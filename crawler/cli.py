@@ -48,7 +48,7 @@ class Context:
         except Exception as exc:  # a corrupt or unwritable file: say which and why
             raise click.ClickException(f"cannot open database {self.db}: {exc}") from None
 
-    def readonly_store(self) -> Store:
+    def existing_store(self) -> Store:
         if not Path(self.db).exists():
             raise click.ClickException(
                 f"no database at {self.db} (create one with `citecache add` or `citecache import`)"
@@ -178,6 +178,25 @@ def _crawl(ctx: Context, overrides: dict, lock: str | None = "crawl") -> dict:
         raise click.ClickException(str(exc)) from None
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(text: str) -> float:
+    """Seconds in ``90``, ``90s``, ``20m``, ``2h`` or ``1d``."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:])
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a duration like 90s, 20m or 2h, got {text!r}", param_hint="--max-runtime"
+        ) from None
+    if seconds <= 0:
+        raise click.BadParameter("must be positive", param_hint="--max-runtime")
+    return seconds
+
+
 def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     parsed = {}
     for pair in pairs:
@@ -196,6 +215,11 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--url", "urls", multiple=True, help="Only these URLs or ids (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N resources.")
+@click.option(
+    "--max-runtime",
+    metavar="DURATION",
+    help="Stop after this long (90s, 20m, 2h); what is left stays due for the next run.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option(
     "--mirror",
@@ -220,6 +244,7 @@ def crawl(
     as_json: bool,
     mirror: str | None,
     settings: tuple[str, ...],
+    max_runtime: str | None,
 ) -> None:
     """Fetch, extract and store: the cron entry point.
 
@@ -233,6 +258,7 @@ def crawl(
             "CITECACHE_CRAWL_REFS": list(urls),
             "CITECACHE_CRAWL_LIMIT": limit or 0,
             "CITECACHE_MIRROR_URL": mirror or "",
+            "CLOSESPIDER_TIMEOUT": _parse_duration(max_runtime) if max_runtime else 0,
             **_parse_settings(settings),
         },
         lock="requests" if mode == "requests" else "crawl",
@@ -305,7 +331,7 @@ def refetch(
 @pass_ctx
 def requests(ctx: Context, limit: int, as_json: bool) -> None:
     """List editors' re-fetch requests, newest first."""
-    with ctx.readonly_store() as store:
+    with ctx.existing_store() as store:
         rows = store.requests(limit=limit)
     if as_json:
         _dump(rows)
@@ -337,7 +363,7 @@ def requests(ctx: Context, limit: int, as_json: bool) -> None:
 @pass_ctx
 def show(ctx: Context, ref: str, as_json: bool, card: bool) -> None:
     """Show one resource by id, stable id (sid_...) or URL."""
-    with ctx.readonly_store() as store:
+    with ctx.existing_store() as store:
         try:
             resource = store.get(ref)
         except NotFoundError as exc:
@@ -385,7 +411,7 @@ LIST_COLUMNS = (
 @pass_ctx
 def list_(ctx: Context, status, type_, limit, fmt) -> None:
     """List resources (without their text)."""
-    with ctx.readonly_store() as store:
+    with ctx.existing_store() as store:
         rows = (
             resource_view(store, r)
             for r in store.iter_resources(status=status, type=type_, limit=limit)
@@ -419,7 +445,7 @@ def list_(ctx: Context, status, type_, limit, fmt) -> None:
 @pass_ctx
 def export(ctx: Context, fmt: str, full_text: bool, output) -> None:
     """Export every resource with its current snapshot summary."""
-    with ctx.readonly_store() as store:
+    with ctx.existing_store() as store:
         views = (resource_view(store, r, full_text=full_text) for r in store.iter_resources())
         if fmt == "jsonl":
             for view in views:
@@ -437,7 +463,7 @@ def export(ctx: Context, fmt: str, full_text: bool, output) -> None:
 @pass_ctx
 def stats(ctx: Context, as_json: bool) -> None:
     """Counts of resources by status, snapshots, fetches, pages and venues."""
-    with ctx.readonly_store() as store:
+    with ctx.existing_store() as store:
         data = store.stats()
     if as_json:
         _dump(data)
@@ -485,7 +511,7 @@ def publications_import(ctx: Context, file: str) -> None:
 @pass_ctx
 def publications_list(ctx: Context, as_json: bool) -> None:
     """List venues."""
-    with ctx.readonly_store() as store:
+    with ctx.existing_store() as store:
         rows = store.publications()
     if as_json:
         _dump(rows)

@@ -13,6 +13,7 @@ CARD_PREVIEW_CHARS = 3_000
 """How much of the text a rendered card shows."""
 
 _WHITESPACE = re.compile(r"\s+")
+_LAST_SPACE = re.compile(r"\s+\S*\Z")
 
 
 def normalize_text(text: str) -> str:
@@ -28,18 +29,18 @@ def content_hash(text: str) -> str:
 def truncate_at_word(text: str, max_chars: int) -> str:
     """``text`` cut to at most ``max_chars`` characters, at the last word boundary.
 
-    A single word longer than the limit is cut hard rather than dropped.
+    Any Unicode whitespace is a boundary (an ideographic space too). A word longer than
+    the limit, with no boundary before it, is cut hard rather than dropped.
     """
     if len(text) <= max_chars:
         return text
     cut = text[:max_chars]
-    # A boundary exists when the next character (the first one dropped) is whitespace.
+    # A boundary exists at the limit when the first character dropped is whitespace.
     if text[max_chars].isspace():
         return cut.rstrip()
-    space = max(cut.rfind(" "), cut.rfind("\n"), cut.rfind("\t"))
-    if space <= 0:
-        return cut
-    return cut[:space].rstrip()
+    match = _LAST_SPACE.search(cut)
+    head = cut[: match.start()].rstrip() if match else ""
+    return head if head else cut
 
 
 def stored_preview(text: str, max_chars: int = PREVIEW_MAX_CHARS) -> str:

@@ -44,7 +44,13 @@ def read_records(path: str | Path) -> Iterator[tuple[str, dict]]:
     path = Path(path)
     if not path.is_file():
         raise RegistryFileError(f"no such file: {path}")
-    text = path.read_text("utf-8-sig")
+    try:
+        text = path.read_text("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RegistryFileError(
+            f"{path.name}: not UTF-8 (bad byte at offset {exc.start}); "
+            "save it as UTF-8 and import again"
+        ) from None
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         yield from _yaml_records(path.name, text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ BIBLIO_FIELDS = (
     "credibility_override",
 )
 LIST_FIELDS = frozenset({"authors", "key_points", "tags"})
+
+
+logger = logging.getLogger(__name__)
 
 
 class NotFoundError(LookupError):
@@ -233,6 +237,17 @@ class Store:
                 if merged:
                     self._add_alias(merged, resource_id, "id")
                 update = {k: v for k, v in values.items() if v is not None}
+                if ids.url_key(url) != existing["url_key"] and url not in self._aliases_of(
+                    resource_id
+                ):
+                    # Known by its id or stable id under another URL: the URL was edited.
+                    owner = self.find_by_url(url)
+                    if owner and owner["id"] != resource_id:
+                        raise StoreError(
+                            f"{url} belongs to resource {owner['id']}, not {resource_id}"
+                        )
+                    self._add_alias(existing["url"], resource_id, "url")
+                    update.update(url=url, url_key=ids.url_key(url))
                 if stable_id and stable_id != existing["stable_id"]:
                     if existing["stable_id_origin"] == "generated":
                         # The registry's own stable id wins over one we made up; ours
@@ -264,6 +279,10 @@ class Store:
             )
         return self.get(row["id"])
 
+    def _aliases_of(self, resource_id: str) -> set[str]:
+        rows = self.db.execute("SELECT alias FROM aliases WHERE resource_id = ?", [resource_id])
+        return {alias for (alias,) in rows}
+
     def _fresh_stable_id(self) -> str:
         while True:
             candidate = ids.new_stable_id()
@@ -294,35 +313,40 @@ class Store:
     def import_records(self, records: Iterable[tuple[str, dict]]) -> ImportReport:
         """Register many records, each ``(where, record)``; a bad one is reported and skipped."""
         report = ImportReport()
-        for where, record in records:
-            try:
-                record = dict(record)
-                if "_error" in record:
-                    raise StoreError(record["_error"])
-                url = record.pop("url", None)
-                if not url or not isinstance(url, str):
-                    raise StoreError("no url")
-                kwargs = {k: record.get(k) for k in BIBLIO_FIELDS if k in record}
-                cited_by = record.get("cited_by") or []
-                if isinstance(cited_by, str):
-                    cited_by = [cited_by]
-                result = self.register(
-                    url,
-                    id=record.get("id"),
-                    stable_id=record.get("stable_id"),
-                    cited_by=cited_by,
-                    **kwargs,
-                )
-            except (ValueError, TypeError, sqlite3.IntegrityError) as exc:
-                report.errors.append(f"{where}: {exc}")
-                continue
-            if result.created:
-                report.added += 1
-            elif result.merged_into is not None:
-                report.merged += 1
-            else:
-                report.updated += 1
+        with self.db.atomic():  # one commit for the file; each record is its own savepoint
+            for where, record in records:
+                self._import_one(where, record, report)
         return report
+
+    def _import_one(self, where: str, record: dict, report: ImportReport) -> None:
+        """Register one imported record and count it in ``report``."""
+        try:
+            record = dict(record)
+            if "_error" in record:
+                raise StoreError(record["_error"])
+            url = record.pop("url", None)
+            if not url or not isinstance(url, str):
+                raise StoreError("no url")
+            kwargs = {k: record.get(k) for k in BIBLIO_FIELDS if k in record}
+            cited_by = record.get("cited_by") or []
+            if isinstance(cited_by, str):
+                cited_by = [cited_by]
+            result = self.register(
+                url,
+                id=record.get("id"),
+                stable_id=record.get("stable_id"),
+                cited_by=cited_by,
+                **kwargs,
+            )
+        except (ValueError, TypeError, sqlite3.IntegrityError) as exc:
+            report.errors.append(f"{where}: {exc}")
+            return
+        if result.created:
+            report.added += 1
+        elif result.merged_into is not None:
+            report.merged += 1
+        else:
+            report.updated += 1
 
     # ---- venues ---------------------------------------------------------------------
 
@@ -449,13 +473,18 @@ class Store:
     def record_results(self, results: Iterable[FetchResult]) -> list[str]:
         """Store a batch of fetch results in one transaction; each result is all or nothing.
 
-        Returns the resource's new fetch status for each result, in order.
+        Returns the resource's new fetch status for each result, in order, or
+        ``store_error`` for a result that could not be stored (it is logged).
         """
         statuses = []
         with self.db.atomic():
             for result in results:
-                with self.db.atomic():  # a savepoint: one bad result spoils only itself
-                    statuses.append(self._record(result))
+                try:
+                    with self.db.atomic():  # a savepoint: one bad result spoils only itself
+                        statuses.append(self._record(result))
+                except (LookupError, ValueError, sqlite3.IntegrityError) as exc:
+                    logger.error("result for %s not stored: %s", result.url, exc)
+                    statuses.append("store_error")
         return statuses
 
     def record_result(self, result: FetchResult) -> str:
