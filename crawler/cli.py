@@ -258,6 +258,7 @@ def crawl(
             "CITECACHE_CRAWL_REFS": list(urls),
             "CITECACHE_CRAWL_LIMIT": limit or 0,
             "CITECACHE_MIRROR_URL": mirror or "",
+            "CITECACHE_MAX_RUNTIME": _parse_duration(max_runtime) if max_runtime else 0,
             "CLOSESPIDER_TIMEOUT": _parse_duration(max_runtime) if max_runtime else 0,
             **_parse_settings(settings),
         },
@@ -520,6 +521,20 @@ def publications_list(ctx: Context, as_json: bool) -> None:
         click.echo(
             f"{row['id']}\t{row['credibility'] or '-'}\t{row['name']}\t{','.join(row['domains'])}"
         )
+
+
+# ---- service and wiki (their own packages; registered here so there is one command) ----
+
+
+def _register_optional_commands() -> None:
+    from api.commands import serve
+    from wiki.commands import pages
+
+    cli.add_command(serve)
+    cli.add_command(pages)
+
+
+_register_optional_commands()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ CITECACHE_REQUEST_IDS = []
 """Editor re-fetch requests to serve now (refetch); overrides mode and refs."""
 CITECACHE_CRAWL_LIMIT = 0
 """Fetch at most this many resources in a run (0: no limit)."""
+CITECACHE_MAX_RUNTIME = 0
+"""Seconds after which a run sends nothing more and ends (0: no limit); --max-runtime."""
 CITECACHE_FORCE = False
 """Bypass conditional requests and freshness (refetch)."""
 CITECACHE_EXTRACT_WORKERS = 0
@@ -60,6 +62,8 @@ USER_AGENT = f"citecache/{__version__} (+{CITECACHE_CONTACT_URL})"
 ROBOTSTXT_OBEY = True
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
+# Enforces the per-host limit above, which Scrapy 2.19's own downloader overshoots.
+DOWNLOADER = "crawler.downloader.PoliteDownloader"
 DOWNLOAD_DELAY = 0
 DOWNLOAD_DELAY_JITTER = 0.5
 AUTOTHROTTLE_ENABLED = True

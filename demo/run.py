@@ -76,6 +76,8 @@ def main() -> None:
         citecache("import", str(DEMO / "registry.yaml"))
         print("== citecache crawl --all (through the local mirror)", flush=True)
         citecache("crawl", "--all", "--allow-private", "--mirror", mirror)
+        print("== citecache pages scan demo/wiki (the wiki page that cites the post)", flush=True)
+        citecache("pages", "scan", str(DEMO / "wiki"))
         print(f"== citecache show {SUBSTACK_ID} --card\n", flush=True)
         print(citecache("show", SUBSTACK_ID, "--card", capture=True))
         print("== citecache stats", flush=True)

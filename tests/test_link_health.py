@@ -290,3 +290,16 @@ def test_max_runtime_stops_the_run_and_leaves_the_rest_due(mockserver, db_path, 
     assert time.monotonic() - started < 30
     assert 0 < summary["stored"] < 20
     assert len(store.tasks(mode="due")) == 20 - summary["stored"]
+
+
+def test_polite_two_requests_per_host_and_an_honest_user_agent(mockserver, db_path, store):
+    post(mockserver.url("/control/reset"))
+    for i in range(6):
+        store.register(mockserver.url(f"/slow?delay=0.5&polite={i}"))
+    crawl(db_path, "--all", "-s", "AUTOTHROTTLE_ENABLED=0")
+    hits = request_log(mockserver, "/slow")
+    times = sorted(entry["time"] for entry in hits)
+    # Each request takes 0.5 s: no three may start within that time of each other.
+    assert all(c - a >= 0.45 for a, c in zip(times, times[2:], strict=False)), times
+    agent = hits[0]["headers"]["User-Agent"]
+    assert agent.startswith("citecache/") and "(+http" in agent

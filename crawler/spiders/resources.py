@@ -31,6 +31,7 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
+from crawler.downloader import RunDeadline
 from crawler.items import FetchedPage
 from crawler.middlewares import UnsafeURL
 from storage import FetchTask, iso, utc_now
@@ -98,6 +99,10 @@ class ResourcesSpider(scrapy.Spider):
         yield page
 
     def failed(self, failure: Failure):
+        if failure.check(RunDeadline):
+            # Never sent: not a fetch attempt. The resource stays due for the next run.
+            self.crawler.stats.inc_value("citecache/left_for_next_run")
+            return
         request = failure.request
         page = self._page(request.meta["task"], request.meta, outcome="error")
         page.outcome, page.error = _classify_failure(failure)

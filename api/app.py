@@ -1,0 +1,90 @@
+"""The FastAPI application: the read API, writes for editors, and the HTML pages."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader
+
+from storage import Store
+
+from . import errors, routes_api, routes_pages
+from .deps import Settings
+from .ratelimit import TokenBucket
+from .worker import RefetchWorker
+
+HERE = Path(__file__).resolve().parent
+logger = logging.getLogger(__name__)
+
+
+def templates() -> Environment:
+    """Jinja2 with autoescape on for every template: titles and text come from the web."""
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+    env.filters["kb"] = lambda n: f"{(n * 2 + 1024) // 2048:,} KB" if n else "-"
+    return env
+
+
+def create_app(
+    db_path: str | Path,
+    *,
+    api_token: str | None = None,
+    read_token_required: bool = False,
+    allow_private: bool = False,
+    start_worker: bool = True,
+    limiter: TokenBucket | None = None,
+    worker_poll_seconds: float | None = None,
+) -> FastAPI:
+    """The service over the SQLite file ``db_path``.
+
+    :param api_token: bearer token that writes need (and reads, with ``read_token_required``);
+        None disables writes.
+    :param allow_private: let submitted URLs and re-fetches reach private addresses.
+    :param start_worker: run the supervised re-fetch worker while the app is up
+        (in the ASGI lifespan, so in-process test clients get none).
+    """
+    db_path = Path(db_path)
+    with Store(db_path):
+        pass  # create the file and apply migrations (search index included) before reads
+    worker = None
+    if start_worker:
+        kwargs = {"poll_seconds": worker_poll_seconds} if worker_poll_seconds else {}
+        worker = RefetchWorker(db_path, allow_private=allow_private, **kwargs)
+    conf = Settings(
+        db_path=db_path,
+        api_token=api_token or None,
+        read_token_required=read_token_required,
+        allow_private=allow_private,
+        limiter=limiter or TokenBucket(),
+        worker=worker,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if worker is not None:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            conf.close()
+
+    app = FastAPI(
+        title="citecache",
+        summary="Cached, cleaned copies of the web sources a knowledge base cites",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = conf
+    app.state.templates = templates()
+    errors.install(app)
+    app.include_router(routes_api.router)
+    app.include_router(routes_pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

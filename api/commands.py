@@ -1,0 +1,59 @@
+"""``citecache serve``: run the service with uvicorn."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    envvar="CITECACHE_DB",
+    default="data/citecache.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite file of the cache (env CITECACHE_DB).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    envvar="CITECACHE_API_TOKEN",
+    default=None,
+    help="Bearer token for writes (env CITECACHE_API_TOKEN); without it writes are off.",
+)
+@click.option(
+    "--read-token-required",
+    is_flag=True,
+    envvar="CITECACHE_READ_TOKEN_REQUIRED",
+    help="Reads need the token too (env CITECACHE_READ_TOKEN_REQUIRED=1).",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    envvar="CITECACHE_ALLOW_PRIVATE",
+    help="Allow private and loopback addresses (env CITECACHE_ALLOW_PRIVATE).",
+)
+@click.option("--no-worker", is_flag=True, help="Do not run the background re-fetch worker.")
+def serve(db, host, port, token, read_token_required, allow_private, no_worker) -> None:
+    """Serve the read API, re-fetch for editors and the HTML pages.
+
+    The OpenAPI schema is at /openapi.json. Reads use read-only connections, so a
+    running crawl never blocks them; re-fetch requests run in a supervised
+    background `crawl --requests` subprocess.
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    if read_token_required and not token:
+        raise click.ClickException("--read-token-required needs a token (CITECACHE_API_TOKEN)")
+    app = create_app(
+        db,
+        api_token=token,
+        read_token_required=read_token_required,
+        allow_private=allow_private,
+        start_worker=not no_worker,
+    )
+    click.echo(f"serving {db} on http://{host}:{port}", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

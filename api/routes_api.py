@@ -1,0 +1,276 @@
+"""The JSON API under ``/api``."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from storage import InvalidURL, NotFoundError, Store, StoreError
+from storage.ids import check_url
+from storage.search import content_stats, list_resources, resource_stats, search
+
+from . import serialize
+from .deps import read_store, require_write, settings, take_refetch_slot
+from .errors import APIError
+from .safety import UnsafeURL, check_url_safety
+
+router = APIRouter(prefix="/api")
+
+MAX_LIMIT = 200
+"""Largest page of a listing and largest registration batch."""
+
+ReadStore = Annotated[Store, Depends(read_store)]
+
+# camelCase body keys -> Store.register keyword arguments
+REGISTER_FIELDS = {
+    "title": "title",
+    "type": "type",
+    "authors": "authors",
+    "publishedDate": "published_date",
+    "publicationId": "publication_id",
+    "summary": "summary",
+    "review": "review",
+    "keyPoints": "key_points",
+    "abstract": "abstract",
+    "tags": "tags",
+    "credibilityOverride": "credibility_override",
+}
+
+
+def _get(store: Store, ref: str) -> dict:
+    row = store.resolve(ref)
+    if row is None:
+        raise APIError(404, "not_found", f"No resource: {ref}")
+    return row
+
+
+def _valid_url(url: str | None) -> str:
+    if url is None or not url.strip():
+        raise APIError(400, "validation_error", "url is required")
+    try:
+        return check_url(url)
+    except InvalidURL as exc:
+        raise APIError(400, "validation_error", f"invalid url: {exc}") from None
+
+
+@router.get("/citations/content", summary="Cached content of a URL (the wiki's shape)")
+def citation_content(store: ReadStore, url: str | None = None) -> dict:
+    url = _valid_url(url)
+    resource = store.find_by_url(url)
+    body = serialize.citation_content(store, url, resource) if resource else None
+    if body is None:
+        raise APIError(404, "not_found", f"No content for url: {url}")
+    return body
+
+
+@router.get("/resources/lookup", summary="Find a resource by URL (exact, then variants)")
+def lookup(store: ReadStore, url: str | None = None) -> dict:
+    url = _valid_url(url)
+    resource = store.find_by_url(url)
+    if resource is None:
+        raise APIError(404, "not_found", f"No resource for url: {url}")
+    return serialize.resource_detail(store, resource)
+
+
+@router.get("/resources/search", summary="Full-text search over title, summary and text")
+def search_resources(
+    store: ReadStore,
+    q: str = Query(min_length=1, max_length=500),
+    limit: int = Query(20, ge=1, le=MAX_LIMIT),
+) -> dict:
+    rows = search(store, q, limit=limit)
+    return {
+        "query": q,
+        "items": [
+            {
+                "id": r["id"],
+                "stableId": "sid_" + r["stable_id"],
+                "url": r["url"],
+                "title": r["title"],
+                "type": r["type"],
+                "fetchStatus": r["fetch_status"],
+                "snippet": (r["snippet"] or "").replace("\x02", "").replace("\x03", ""),
+                "score": round(-r["score"], 6),
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.get("/resources/stats", summary="Counts of resources by status, type, venue")
+def stats_resources(store: ReadStore) -> dict:
+    return resource_stats(store)
+
+
+@router.get("/content/stats", summary="Figures on the cached text")
+def stats_content(store: ReadStore) -> dict:
+    return serialize.zulu_all(content_stats(store))
+
+
+@router.get("/resources", summary="List resources, filtered and paginated")
+def list_(
+    store: ReadStore,
+    status: str | None = None,
+    type: str | None = None,
+    publication: str | None = None,
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    offset: int = Query(0, ge=0),
+) -> dict:
+    rows, total = list_resources(
+        store, status=status, type=type, venue=publication, limit=limit, offset=offset
+    )
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": [serialize.resource_item(store, r) for r in rows],
+    }
+
+
+@router.get("/resources/{ref}", summary="One resource by id or stable id")
+def get_resource(ref: str, store: ReadStore) -> dict:
+    return serialize.resource_detail(store, _get(store, ref))
+
+
+@router.get("/resources/{ref}/snapshots", summary="A resource's content history")
+def snapshots(ref: str, store: ReadStore) -> dict:
+    resource = _get(store, ref)
+    return {
+        "resourceId": resource["id"],
+        "currentSnapshotId": resource["current_snapshot_id"],
+        "items": [
+            serialize.zulu_all(serialize.snapshot_summary(s))
+            for s in store.snapshots(resource["id"])
+        ],
+    }
+
+
+@router.get("/refetch/{request_id}", summary="State of a re-fetch request")
+def refetch_status(request_id: int, store: ReadStore) -> dict:
+    row = store.request(request_id)
+    if row is None:
+        raise APIError(404, "not_found", f"No re-fetch request: {request_id}")
+    return serialize.refetch_request(row, store.resolve(row["resource_id"]))
+
+
+# ---- writes ---------------------------------------------------------------------------
+
+
+async def _json_body(request: Request):
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise APIError(400, "validation_error", f"body is not valid JSON: {exc}") from None
+
+
+def _registration_args(item) -> tuple[str, dict, list[str]]:
+    if not isinstance(item, dict):
+        raise APIError(400, "validation_error", "each resource must be a JSON object")
+    unknown = set(item) - set(REGISTER_FIELDS) - {"url", "citedBy"}
+    if unknown:
+        raise APIError(400, "validation_error", f"unknown field(s): {', '.join(sorted(unknown))}")
+    url = item.get("url")
+    if not isinstance(url, str):
+        raise APIError(400, "validation_error", "url is required and must be a string")
+    cited_by = item.get("citedBy") or []
+    if isinstance(cited_by, str):
+        cited_by = [cited_by]
+    if not isinstance(cited_by, list) or not all(isinstance(s, str) for s in cited_by):
+        raise APIError(400, "validation_error", "citedBy must be a list of page slugs")
+    fields = {REGISTER_FIELDS[k]: v for k, v in item.items() if k in REGISTER_FIELDS}
+    return url, fields, cited_by
+
+
+def _register_one(request: Request, store: Store, item) -> tuple[dict, bool]:
+    url, fields, cited_by = _registration_args(item)
+    url = _valid_url(url)
+    try:
+        check_url_safety(url, allow_private=settings(request).allow_private)
+    except UnsafeURL as exc:
+        raise APIError(400, "unsafe_url", str(exc)) from None
+    try:
+        result = store.register(url, cited_by=cited_by, citation_source="api", **fields)
+    except (InvalidURL, StoreError) as exc:
+        raise APIError(400, "validation_error", str(exc)) from None
+    return serialize.resource_detail(store, result.resource), result.created
+
+
+@router.post("/resources", summary="Register one URL, or a batch of up to 200", status_code=201)
+async def register(request: Request):
+    require_write(request)
+    body = await _json_body(request)
+    batch = body.get("resources") if isinstance(body, dict) and "resources" in body else None
+    if isinstance(body, list):
+        batch = body
+    if batch is None:
+        if not isinstance(body, dict):
+            raise APIError(400, "validation_error", "body must be a resource object or a batch")
+        with settings(request).writer() as store:
+            view, created = _register_one(request, store, body)
+        return JSONResponse(
+            {"created": created, "resource": view}, status_code=201 if created else 200
+        )
+    if not isinstance(batch, list) or not batch:
+        raise APIError(400, "validation_error", "resources must be a non-empty list")
+    if len(batch) > MAX_LIMIT:
+        raise APIError(400, "validation_error", f"a batch holds at most {MAX_LIMIT} resources")
+    results, counts = [], {"created": 0, "updated": 0, "failed": 0}
+    with settings(request).writer() as store:
+        for index, item in enumerate(batch):
+            try:
+                view, created = _register_one(request, store, item)
+            except APIError as exc:
+                counts["failed"] += 1
+                results.append({"index": index, "error": exc.code, "message": exc.message})
+                continue
+            counts["created" if created else "updated"] += 1
+            results.append(
+                {"index": index, "created": created, "id": view["id"], "url": view["url"]}
+            )
+    return JSONResponse({**counts, "results": results}, status_code=200)
+
+
+def queue_refetch(
+    request: Request, ref: str, token: str, by: str | None, reason: str | None
+) -> dict:
+    """Check, rate-limit and queue a re-fetch; wakes the worker. Shared with the HTML form."""
+    conf = settings(request)
+    with Store(conf.db_path, readonly=True) as store:
+        resource = _get(store, ref)
+    try:
+        check_url_safety(resource["url"], allow_private=conf.allow_private)
+    except UnsafeURL as exc:
+        raise APIError(400, "unsafe_url", str(exc)) from None
+    take_refetch_slot(request, token)
+    with conf.writer() as store:
+        try:
+            request_id = store.request_refetch(resource["id"], by=by, reason=reason)
+        except NotFoundError:
+            raise APIError(404, "not_found", f"No resource: {ref}") from None
+        row = store.request(request_id)
+    if conf.worker is not None:
+        conf.worker.wake()
+    return serialize.refetch_request(row, resource)
+
+
+_SHORT_TEXT = re.compile(r"^[^\x00-\x1f]{0,500}$")
+
+
+@router.post("/resources/{ref}/refetch", summary="Queue a fresh fetch", status_code=202)
+async def refetch(ref: str, request: Request):
+    token = require_write(request)
+    body = await _json_body(request) or {}
+    if not isinstance(body, dict):
+        raise APIError(400, "validation_error", "body must be a JSON object")
+    by, reason = body.get("by"), body.get("reason")
+    for name, value in (("by", by), ("reason", reason)):
+        if value is not None and not (isinstance(value, str) and _SHORT_TEXT.match(value)):
+            raise APIError(400, "validation_error", f"{name} must be a line of at most 500 chars")
+    return JSONResponse(queue_refetch(request, ref, token, by, reason), status_code=202)

@@ -1,0 +1,160 @@
+"""Server-rendered HTML pages for editors; they work without JavaScript."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from storage import Store
+from storage.ids import short_url
+from storage.previews import card_preview, size_kb
+from storage.search import (
+    HEALTHY_STATUSES,
+    distinct_values,
+    list_resources,
+    outcomes_by_day,
+    requests_for,
+    resource_stats,
+    worst_domains,
+)
+from storage.views import resource_view
+
+from . import charts
+from .deps import TOKEN_COOKIE, presented_token, read_store, require_write, settings
+from .errors import APIError
+from .routes_api import queue_refetch
+from .serialize import zulu
+
+router = APIRouter(include_in_schema=False)
+
+ReadStore = Annotated[Store, Depends(read_store)]
+PAGE_SIZE = 50
+
+
+def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
+    html = request.app.state.templates.get_template(name).render(request=request, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return RedirectResponse("/resources", status_code=302)
+
+
+@router.get("/resources")
+def resources_page(
+    request: Request,
+    store: ReadStore,
+    q: str = Query("", max_length=500),
+    status: str = "",
+    type: str = "",
+    venue: str = "",
+    page: int = Query(1, ge=1, le=100_000),
+) -> HTMLResponse:
+    rows, total = list_resources(
+        store,
+        status=status or None,
+        type=type or None,
+        venue=venue or None,
+        query=q.strip() or None,
+        limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    items = []
+    for row in rows:
+        view = resource_view(store, row)
+        view["snippet"] = row.get("snippet")
+        items.append(view)
+    filters = {"q": q, "status": status, "type": type, "venue": venue}
+
+    def page_link(n: int) -> str:
+        return "/resources?" + urlencode({**{k: v for k, v in filters.items() if v}, "page": n})
+
+    return render(
+        request,
+        "resources.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        page_link=page_link,
+        filters=filters,
+        statuses=distinct_values(store, "fetch_status"),
+        types=distinct_values(store, "type"),
+        venues=store.publications(),
+        short_url=short_url,
+    )
+
+
+def _resource_context(store: Store, resource: dict) -> dict:
+    view = resource_view(store, resource, full_text=True)
+    preview = None
+    if view["fullText"]:
+        preview = card_preview(view["fullText"], view["contentLength"])
+    requests = requests_for(store, resource["id"])
+    pending = bool(requests and requests[0]["status"] in ("queued", "running"))
+    return {
+        "r": view,
+        "preview": preview,
+        "size_kb": size_kb(view["contentLength"]) if view["contentLength"] else None,
+        "snapshots": store.snapshots(resource["id"]),
+        "log": store.fetch_log(resource["id"], limit=10),
+        "requests": requests,
+        "pending": pending,
+        "healthy": view["fetchStatus"] in HEALTHY_STATUSES,
+        "short_url": short_url(view["url"]),
+        "zulu": zulu,
+    }
+
+
+@router.get("/resources/{ref}")
+def resource_page(request: Request, ref: str, store: ReadStore) -> HTMLResponse:
+    resource = store.resolve(ref)
+    if resource is None:
+        raise APIError(404, "not_found", f"No resource: {ref}")
+    context = _resource_context(store, resource)
+    context["has_token_cookie"] = bool(request.cookies.get(TOKEN_COOKIE))
+    context["flash"] = request.query_params.get("flash")
+    return render(request, "resource.html", **context)
+
+
+@router.post("/resources/{ref}/refetch")
+async def resource_refetch(request: Request, ref: str):
+    """The Re-fetch button: a plain form POST; the token comes from the form or cookie."""
+    form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    given = (form.get("token") or [""])[0].strip() or presented_token(request, cookie=True)
+    token = require_write(request, given or "")
+    reason = (form.get("reason") or [""])[0].strip()[:500] or None
+    result = queue_refetch(request, ref, token, "editor", reason)
+    response = RedirectResponse(
+        f"/resources/{result['resourceId']}?flash=queued#refetch", status_code=303
+    )
+    response.set_cookie(
+        TOKEN_COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https"
+    )
+    return response
+
+
+@router.get("/health")
+def health_page(request: Request, store: ReadStore) -> HTMLResponse:
+    stats = resource_stats(store)
+    by_status = stats["byStatus"]
+    status_bars = charts.horizontal_bars(
+        [(name, n, charts.colour(name)) for name, n in by_status.items()]
+    )
+    domains = worst_domains(store)
+    domain_bars = charts.horizontal_bars([(d["domain"], d["failing"], "#c62828") for d in domains])
+    worker = settings(request).worker
+    return render(
+        request,
+        "health.html",
+        stats=stats,
+        status_bars=status_bars,
+        days_chart=charts.stacked_days(outcomes_by_day(store)),
+        domains=domains,
+        domain_bars=domain_bars,
+        worker=worker.status() if worker else None,
+    )

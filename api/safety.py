@@ -1,0 +1,54 @@
+"""URL safety for URLs that arrive over HTTP: the crawl's rules, checked before queueing.
+
+The crawl's SafeURLMiddleware checks again at fetch time (redirect hops included), so
+this early check is for a clear 400 to the caller, not the only line of defence.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+
+class UnsafeURL(ValueError):
+    """The URL's scheme or address is one a submitted URL must not reach."""
+
+
+def unsafe_address(address: str) -> bool:
+    """True for private, loopback, link-local, multicast, reserved or unspecified addresses."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+def check_url_safety(url: str, *, allow_private: bool = False) -> None:
+    """Raise UnsafeURL unless ``url`` is http(s) and its host resolves to public addresses.
+
+    A host that does not resolve passes: the crawl records it as a DNS error.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURL(f"refused scheme {parts.scheme!r}: only http and https URLs")
+    host = parts.hostname
+    if not host:
+        raise UnsafeURL("URL has no host")
+    if allow_private:
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return
+    for info in infos:
+        address = info[4][0]
+        if unsafe_address(address):
+            raise UnsafeURL(f"refused {host}: resolves to non-public address {address}")

@@ -1,0 +1,135 @@
+"""The JSON bodies of the API, built from store rows and storage.views."""
+
+from __future__ import annotations
+
+import re
+
+from storage import Store
+from storage.views import resource_view
+
+_NAIVE_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$")
+
+
+def zulu(value):
+    """An ISO 8601 timestamp in UTC ending in ``Z`` (stored ones already are)."""
+    if not isinstance(value, str):
+        return value
+    if value.endswith("+00:00"):
+        return value[:-6] + "Z"
+    if _NAIVE_ISO.match(value):
+        return value + "Z"
+    return value
+
+
+def zulu_all(data):
+    """``zulu`` applied to every ``...At`` key, at any depth."""
+    if isinstance(data, dict):
+        return {
+            k: zulu(v) if k.endswith("At") and isinstance(v, str) else zulu_all(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [zulu_all(v) for v in data]
+    return data
+
+
+def snapshot_summary(row: dict | None) -> dict | None:
+    if not row:
+        return None
+    return {
+        "id": row["id"],
+        "contentHash": row["content_hash"],
+        "fetchedAt": row["fetched_at"],
+        "lastSeenAt": row["last_seen_at"],
+        "title": row["title"],
+        "contentLength": row["content_length"],
+        "fetchMethod": row.get("fetch_method"),
+        "httpStatus": row.get("http_status"),
+    }
+
+
+def resource_detail(store: Store, resource: dict) -> dict:
+    """``GET /api/resources/{id}``: the resource view plus its current snapshot's summary."""
+    view = resource_view(store, resource)
+    view.pop("fullTextPreview", None)
+    snapshot = store.current_snapshot(resource["id"]) if resource["current_snapshot_id"] else None
+    view["snapshot"] = snapshot_summary(snapshot)
+    view["links"] = {
+        "self": f"/api/resources/{resource['id']}",
+        "snapshots": f"/api/resources/{resource['id']}/snapshots",
+        "html": f"/resources/{resource['id']}",
+    }
+    return zulu_all(view)
+
+
+def resource_item(store: Store, resource: dict) -> dict:
+    """One row of a listing: the resource view without text and citations."""
+    view = resource_view(store, resource)
+    for key in ("fullTextPreview", "review", "abstract", "keyPoints"):
+        view.pop(key, None)
+    return zulu_all(view)
+
+
+def citation_content(store: Store, url: str, resource: dict) -> dict | None:
+    """The wiki's ``/api/citations/content`` shape; None when nothing was ever fetched."""
+    snapshot = store.current_snapshot(resource["id"]) if resource["current_snapshot_id"] else None
+    if snapshot is None and not resource["last_attempt_at"]:
+        return None
+    if snapshot is None:
+        # Attempted but never any content (dead link, blocked): the fetch facts, no text.
+        return zulu_all(
+            {
+                "url": url,
+                "resourceId": resource["id"],
+                "fetchedAt": resource["last_attempt_at"],
+                "httpStatus": resource["http_status"],
+                "contentType": resource["content_type"],
+                "pageTitle": resource["title"],
+                "fullTextPreview": None,
+                "fullText": None,
+                "contentLength": None,
+                "contentHash": None,
+                "fetchMethod": None,
+                "createdAt": resource["registered_at"],
+                "updatedAt": resource["updated_at"],
+            }
+        )
+    return zulu_all(
+        {
+            "url": url,
+            "resourceId": resource["id"],
+            "fetchedAt": snapshot["last_seen_at"],
+            "httpStatus": snapshot["http_status"],
+            "contentType": snapshot["content_type"],
+            "pageTitle": snapshot["title"] or resource["title"],
+            "fullTextPreview": snapshot["preview"],
+            "fullText": snapshot["full_text"],
+            "contentLength": snapshot["content_length"],
+            "contentHash": snapshot["content_hash"],
+            "fetchMethod": snapshot["fetch_method"],
+            "createdAt": snapshot["fetched_at"],
+            "updatedAt": snapshot["last_seen_at"],
+        }
+    )
+
+
+def refetch_request(row: dict, resource: dict | None = None) -> dict:
+    body = {
+        "requestId": row["id"],
+        "resourceId": row["resource_id"],
+        "status": row["status"],
+        "outcome": row["outcome"],
+        "requestedAt": row["requested_at"],
+        "startedAt": row["started_at"],
+        "finishedAt": row["finished_at"],
+        "requestedBy": row["requested_by"],
+        "reason": row["reason"],
+        "links": {
+            "self": f"/api/refetch/{row['id']}",
+            "resource": f"/api/resources/{row['resource_id']}",
+        },
+    }
+    if resource is not None:
+        body["fetchStatus"] = resource["fetch_status"]
+        body["httpStatus"] = resource["http_status"]
+    return zulu_all(body)

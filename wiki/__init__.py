@@ -1,0 +1,1 @@
+"""The wiki's pages: parse their frontmatter and citations, and record who cites what."""
