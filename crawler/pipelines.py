@@ -41,8 +41,12 @@ class ExtractPipeline:
         return cls(workers, pending, crawler.stats)
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn: forking a process that runs a reactor and threads is not safe.
-        pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        # Forking this process (a running reactor, threads) is not safe; a forkserver
+        # is a clean process that imports trafilatura once, then forks the workers from
+        # that state, so each worker does not pay the ~1 s import again.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["crawler.extract_worker"])
+        pool = ProcessPoolExecutor(self.workers, mp_context=context)
         for _ in range(self.workers):
             pool.submit(extract_worker.warm_up)
         return pool

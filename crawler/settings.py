@@ -94,6 +94,9 @@ CITECACHE_RETRY_MAX_DELAY = 60.0
 """Longest wait (backoff or Retry-After) a run sits out; longer ones end the fetch."""
 # Every status reaches the spider, so a 404 is recorded rather than dropped.
 HTTPERROR_ALLOW_ALL = True
+# Each response yields exactly one item; Scrapy's default (100) starts 100 asyncio tasks
+# per response to process items in parallel, a measurable share of the reactor's CPU.
+CONCURRENT_ITEMS = 1
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 DNSCACHE_ENABLED = True

@@ -1,0 +1,430 @@
+"""Crawl throughput benchmark (issue 2, item 5): citecache vs inline extraction vs the ceiling.
+
+In one run, over the same corpus of real pages served by nginx on 127.0.0.1:
+
+  (c) ceiling  trafilatura extraction alone in N processes, no network: the same
+               ``bare_extraction`` call as crawler/extraction.py, and ``extract()`` itself;
+  (a) inline   a plain Scrapy spider that extracts in its callback (bench/inline_spider.py);
+  (b) citecache  ``citecache import`` then a timed ``citecache crawl --all`` on a fresh DB.
+
+    .venv/bin/python bench/crawl_bench.py [--pages 400] [--processes N] [--skip-inline]
+
+Only 127.0.0.1 is contacted. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TARBALL = REPO.parent / "shared" / "devsets" / "trafilatura-eval.tar.gz"
+VENV_BIN = REPO / ".venv" / "bin"
+
+# Settings the inline spider copies from citecache (crawler/settings.py), so that both
+# crawls fetch with the same concurrency and limits.
+MIRRORED_SETTINGS = [
+    "CONCURRENT_REQUESTS",
+    "CONCURRENT_REQUESTS_PER_DOMAIN",
+    "DOWNLOAD_DELAY",
+    "RANDOMIZE_DOWNLOAD_DELAY",
+    "AUTOTHROTTLE_ENABLED",
+    "AUTOTHROTTLE_START_DELAY",
+    "AUTOTHROTTLE_MAX_DELAY",
+    "AUTOTHROTTLE_TARGET_CONCURRENCY",
+    "DOWNLOAD_TIMEOUT",
+    "DOWNLOAD_MAXSIZE",
+    "COOKIES_ENABLED",
+    "ROBOTSTXT_OBEY",
+    "REACTOR_THREADPOOL_MAXSIZE",
+]
+
+NGINX_CONF = """\
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    default_type text/html;
+    types {{ text/html html; text/plain txt; }}
+    sendfile on;
+    keepalive_requests 100000;
+    client_body_temp_path {tmp}/client_body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {tmp}/www;
+    }}
+}}
+"""
+
+
+@dataclass
+class Result:
+    label: str
+    pages: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    note: str = ""
+    cpu: float = 0.0
+    """CPU seconds (user + system) of the child processes that did the work."""
+
+    @property
+    def rate(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+
+# -- corpus and server ------------------------------------------------------------------
+
+
+def unpack_corpus(tarball: Path, n: int, dest: Path) -> list[Path]:
+    """Copy ``n`` HTML pages, evenly spread over the sorted dev set, to ``dest``."""
+    dest.mkdir(parents=True)
+    with tarfile.open(tarball) as tar:
+        members = sorted(
+            (m for m in tar.getmembers() if m.isfile() and m.name.endswith(".html")),
+            key=lambda m: m.name,
+        )
+        if n < len(members):
+            step = len(members) / n
+            members = [members[int(i * step)] for i in range(n)]
+        paths = []
+        for i, member in enumerate(members):
+            stem = re.sub(r"[^A-Za-z0-9.-]+", "-", Path(member.name).stem)[:60]
+            path = dest / f"{i:04d}-{stem}.html"
+            path.write_bytes(tar.extractfile(member).read())
+            paths.append(path)
+    return paths
+
+
+def children_cpu() -> float:
+    """CPU seconds used so far by terminated, waited-for child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_nginx(tmp: Path) -> tuple[subprocess.Popen, int]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise RuntimeError("nginx is not installed; install it with: apt-get install -y nginx")
+    port = free_port()
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port))
+    # nginx workers started by root run as "nobody": let them read the corpus
+    for path in [tmp, tmp / "www", tmp / "www" / "c"]:
+        path.chmod(0o755)
+    proc = subprocess.Popen(
+        [nginx, "-c", str(conf), "-p", str(tmp)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log = (tmp / "nginx-error.log").read_text(errors="replace")[-500:]
+            raise RuntimeError(f"nginx exited with {proc.returncode}: {log}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("nginx did not start listening within 10 s")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# -- (c) the ceiling ---------------------------------------------------------------------
+
+
+def _warm(kind: str) -> None:
+    import trafilatura  # noqa: F401 - import cost outside the timed part
+
+    _extract_one(kind, b"<html><body><article><p>warm up</p></article></body></html>", None)
+
+
+def _extract_one(kind: str, html: bytes, url: str | None) -> bool:
+    if kind == "extract":
+        from crawler.extraction import extract
+
+        return bool(extract(html, url).text)
+    import trafilatura
+
+    options = _options()
+    try:  # the call of crawler/extraction.py: options carry the URL, not url=
+        options.url = options.source = url
+        document = trafilatura.bare_extraction(
+            html.decode("utf-8", errors="replace"), options=options
+        )
+    except Exception:
+        return False
+    return document is not None and bool(document.text or document.raw_text)
+
+
+def _options():
+    try:  # exactly the options object of crawler/extraction.py
+        from crawler.extraction import _OPTIONS
+
+        return _OPTIONS
+    except ImportError:  # renamed: rebuild what it was built from
+        from trafilatura.settings import Extractor
+
+        return Extractor(output_format="python", with_metadata=True)
+
+
+def _extract_task(args: tuple[str, str, str]) -> tuple[bool, float]:
+    """Extract one page; returns whether it had text and the CPU seconds it took."""
+    kind, path, url = args
+    html = Path(path).read_bytes()
+    cpu = time.process_time()
+    ok = _extract_one(kind, html, url)
+    return ok, time.process_time() - cpu
+
+
+def run_ceiling(kind: str, label: str, pages: list[Path], urls: list[str], processes: int):
+    """Extraction alone over all pages in ``processes`` warmed-up worker processes."""
+    result = Result(label)
+    try:
+        with ProcessPoolExecutor(processes, initializer=_warm, initargs=(kind,)) as pool:
+            list(pool.map(_warm, [kind] * processes))  # all workers started and imported
+            tasks = [(kind, str(p), u) for p, u in zip(pages, urls, strict=True)]
+            started = time.perf_counter()
+            done = list(pool.map(_extract_task, tasks, chunksize=4))
+            result.seconds = time.perf_counter() - started
+        result.cpu = sum(cpu for _, cpu in done)
+        result.pages = len(done)
+        result.note = f"{sum(ok for ok, _ in done)} with text"
+    except Exception as exc:  # report and go on with the other lines
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+# -- (a) inline spider, (b) citecache ----------------------------------------------------
+
+
+THROUGHPUT_OVERRIDES = {"CONCURRENT_REQUESTS_PER_DOMAIN": 16, "AUTOTHROTTLE_ENABLED": False}
+
+
+def mirrored_settings() -> dict[str, object]:
+    """citecache's fetch settings (crawler/settings.py) for the inline spider."""
+    try:
+        from crawler import settings
+    except Exception:
+        return {"CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": 2}
+    return {k: getattr(settings, k) for k in MIRRORED_SETTINGS if hasattr(settings, k)}
+
+
+def run_inline(tmp: Path, urls_file: Path, n: int, settings: dict, timeout: float) -> Result:
+    result = Result("(a) inline Scrapy spider")
+    out = tmp / "inline-result.json"
+    cmd = [str(VENV_BIN / "scrapy"), "runspider", str(REPO / "bench" / "inline_spider.py")]
+    cmd += ["-a", f"urls={urls_file}", "-a", f"out={out}", "-s", "LOG_LEVEL=WARNING"]
+    cmd += ["-s", "TELNETCONSOLE_ENABLED=False"]
+    for key, value in settings.items():
+        cmd += ["-s", f"{key}={value}"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCRAPY_")}
+    env["PYTHONPATH"] = str(REPO)  # crawler/ is importable but its settings are not loaded
+    try:
+        cpu, started = children_cpu(), time.perf_counter()
+        # cwd outside the repo: no scrapy.cfg, so citecache's project settings stay out
+        proc = subprocess.run(
+            cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        result.seconds = time.perf_counter() - started
+        result.cpu = children_cpu() - cpu
+        if proc.returncode != 0 or not out.exists():
+            raise RuntimeError(f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        data = json.loads(out.read_text())
+        result.pages = data["pages"]
+        result.note = f"{data['with_text']} with text, {data['failed']} failed"
+        if data["pages"] != n:
+            result.note += f" (of {n})"
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def run_citecache(tmp: Path, urls_file: Path, n: int, timeout: float, extra: list[str]) -> Result:
+    result = Result("(b) citecache crawl")
+    exe = VENV_BIN / "citecache"
+    db = tmp / "citecache.db"
+    env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1")
+    try:
+        if not exe.exists():
+            raise RuntimeError(f"{exe} not found")
+        proc = subprocess.run(
+            [str(exe), "--db", str(db), "import", str(urls_file)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"import exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        cmd = [str(exe), "--db", str(db), "crawl", "--all", "--allow-private", "--json", *extra]
+        cpu, started = children_cpu(), time.perf_counter()
+        proc = subprocess.run(
+            cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        result.seconds = time.perf_counter() - started
+        result.cpu = children_cpu() - cpu
+        if proc.returncode != 0:
+            raise RuntimeError(f"crawl exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        result.pages = n
+        try:
+            summary = json.loads(proc.stdout)
+            result.note = json.dumps(summary, separators=(",", ":"))[:200]
+        except ValueError:
+            result.note = f"no JSON summary on stdout: {proc.stdout.strip()[:100]!r}"
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
+def print_table(results: list[Result], ceiling: Result) -> None:
+    width = max(len(r.label) for r in results)
+    head = f"{'pages':>5}  {'seconds':>7}  {'pages/s':>7}  {'x ceiling':>9}  {'cpu s/page':>10}"
+    print(f"{'':{width}}  {head}")
+    for r in results:
+        if r.error:
+            print(f"{r.label:{width}}  not available ({r.error})")
+            continue
+        ratio = f"{r.rate / ceiling.rate:9.2f}" if ceiling.rate else f"{'n/a':>9}"
+        cpu = f"{r.cpu / r.pages:10.3f}" if r.pages else f"{'n/a':>10}"
+        print(
+            f"{r.label:{width}}  {r.pages:5d}  {r.seconds:7.2f}  {r.rate:7.1f}  {ratio}  {cpu}"
+            f"  {r.note}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=400, help="corpus size (default 400)")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--skip-inline", action="store_true", help="skip (a)")
+    parser.add_argument("--tarball", type=Path, default=TARBALL)
+    parser.add_argument("--timeout", type=float, default=900, help="per subprocess, seconds")
+    parser.add_argument(
+        "--crawl-arg", action="append", default=[], help="extra argument for citecache crawl"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument(
+        "--polite",
+        action="store_true",
+        help="keep citecache's per-host cap and AutoThrottle (one host: measures politeness)",
+    )
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(REPO))
+    tmp = Path(tempfile.mkdtemp(prefix="citecache-bench-"))
+    nginx = None
+    try:
+        pages = unpack_corpus(args.tarball, args.pages, tmp / "www" / "c")
+        size_mb = sum(p.stat().st_size for p in pages) / 1e6
+        try:
+            nginx, port = start_nginx(tmp)
+            base, server_error = f"http://127.0.0.1:{port}", None
+        except RuntimeError as exc:
+            base, server_error = "http://127.0.0.1:0", str(exc)
+        urls = [f"{base}/c/{p.name}" for p in pages]
+        urls_file = tmp / "urls.txt"
+        urls_file.write_text("\n".join(urls) + "\n")
+        # The corpus sits on one host; a real crawl spreads over thousands, where the
+        # per-host cap (2) and AutoThrottle are never what limits throughput. Lift them
+        # here, for both crawls alike, so that the bench measures the pipeline, not the
+        # politeness towards a single server. --polite keeps citecache's own values.
+        settings = mirrored_settings()
+        overrides = {} if args.polite else dict(THROUGHPUT_OVERRIDES)
+        settings.update(overrides)
+        crawl_args = [*args.crawl_arg]
+        for key, value in overrides.items():
+            crawl_args += ["-s", f"{key}={value}"]
+
+        print(
+            f"corpus: {len(pages)} pages, {size_mb:.1f} MB from {args.tarball.name}; "
+            f"{args.processes} processes on {os.cpu_count()} cores; "
+            f"server: {'nginx ' + base if nginx else server_error}; {load()}"
+        )
+        print("fetch settings (crawler/settings.py, then bench overrides): " + " ".join(
+            f"{k}={v}" for k, v in settings.items()
+        ))  # fmt: skip
+        print(flush=True)
+
+        n = args.processes
+        results = [
+            run_ceiling("bare", f"(c) ceiling: bare_extraction x{n}", pages, urls, n),
+            run_ceiling("extract", f"(c) ceiling: extraction.extract x{n}", pages, urls, n),
+        ]
+        if not args.skip_inline:
+            if nginx:
+                results.append(run_inline(tmp, urls_file, len(pages), settings, args.timeout))
+            else:
+                results.append(Result("(a) inline Scrapy spider", error=server_error))
+        if nginx:
+            results.append(run_citecache(tmp, urls_file, len(pages), args.timeout, crawl_args))
+        else:
+            results.append(Result("(b) citecache crawl", error=server_error))
+        # the ceiling again, so that load from other work during the run shows as a gap
+        results.append(run_ceiling("bare", "(c) ceiling again, after the crawls", pages, urls, n))
+        ceiling = max((results[0], results[-1]), key=lambda r: r.rate)
+        print_table(results, ceiling)
+        print(
+            f"\nx ceiling: against the faster bare_extraction ceiling ({ceiling.rate:.1f} pages/s)."
+            "\ncpu s/page: CPU of the extraction calls (ceilings), or of the whole crawl process"
+            f" tree, start-up included.\nafter the run: {load()}"
+        )
+
+        by_label = {r.label[:3]: r for r in results if not r.error}
+        inline, cite = by_label.get("(a)"), by_label.get("(b)")
+        if inline and cite and inline.rate:
+            print(f"citecache / inline: {cite.rate / inline.rate:.2f}")
+        else:
+            print("citecache / inline: n/a")
+        return 0
+    finally:
+        if nginx:
+            stop(nginx)
+        if args.keep:
+            print(f"kept {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
