@@ -52,7 +52,8 @@ class ExtractPipeline:
         return pool
 
     def open_spider(self):
-        self.pool = self._new_pool()
+        # The pool starts with the first page to extract: a re-crawl that only meets
+        # 304s and failures never pays for it.
         self._slots = asyncio.Semaphore(self.max_pending)
 
     def close_spider(self):
@@ -65,6 +66,8 @@ class ExtractPipeline:
         if item.outcome != "fetched":
             return _result(item, outcome=item.outcome)
         async with self._slots:
+            if self.pool is None:
+                self.pool = self._new_pool()
             started = time.perf_counter()
             try:
                 future = self.pool.submit(
