@@ -93,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             again, summary = citecache(db, *crawl, timeout=args.timeout)
             snaps_again, _ = counts(db)
             rows.append(("unchanged re-crawl (304)", again, summary, snaps_again - snaps_first))
-            forced, summary = citecache(
-                db, *crawl, "-s", "CITECACHE_FORCE=1", timeout=args.timeout
-            )
+            forced, summary = citecache(db, *crawl, "-s", "CITECACHE_FORCE=1", timeout=args.timeout)
             snaps_forced, outcomes = counts(db)
             rows.append(("forced re-crawl (200)", forced, summary, snaps_forced - snaps_again))
         finally:

@@ -1,0 +1,407 @@
+"""Page metadata from several sources, each field with its provenance.
+
+``page_metadata(tree, url) -> Metadata``. Sources, most trusted first per field:
+Highwire ``citation_*`` meta tags (set by journals and preprint servers for Google
+Scholar), JSON-LD (extruct), OpenGraph (extruct), Dublin Core (extruct), plain ``<meta>``,
+then the HTML itself (``<title>``, ``<html lang>``, ``<link rel=canonical>``), and
+htmldate for the date when no tag states it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from urllib.parse import urljoin
+
+from extruct.dublincore import DublinCoreExtractor
+from extruct.jsonld import JsonLdExtractor
+from extruct.opengraph import OpenGraphExtractor
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+_JSONLD = JsonLdExtractor()
+_OPENGRAPH = OpenGraphExtractor()
+_DUBLINCORE = DublinCoreExtractor()
+
+DOI_PATTERN = re.compile(r"\b(10\.\d{4,9}/[^\s\"'<>&?#]+[^\s\"'<>&?#.,;:)\]])")
+# new-style ids (2007-): 2101.00001[v2]; old style: hep-th/9901001
+ARXIV_PATTERN = re.compile(
+    r"arxiv\.org/(?:abs|pdf|html)/((?:\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})(?:v\d+)?)",
+    re.I,
+)
+_ARXIV_META = re.compile(r"^(?:arXiv:)?(\d{4}\.\d{4,5}(?:v\d+)?)$", re.I)
+_DATE = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{4})/(\d{1,2})/(\d{1,2})|^(\d{4})(\d{2})(\d{2})"
+)
+_SPACES = re.compile(r"\s+")
+# JSON-LD @type -> our page type; OpenGraph og:type is too coarse ("article") to say more.
+_JSONLD_TYPES = {
+    "scholarlyarticle": "paper",
+    "medicalscholarlyarticle": "paper",
+    "report": "report",
+    "newsarticle": "news",
+    "reportagenewsarticle": "news",
+    "analysisnewsarticle": "news",
+    "opinionnewsarticle": "news",
+    "blogposting": "blog",
+    "liveblogposting": "blog",
+    "socialmediaposting": "blog",
+    "discussionforumposting": "forum",
+    "qapage": "forum",
+    "book": "book",
+    "videoobject": "video",
+}
+
+
+@dataclass
+class Metadata:
+    """Metadata fields found on a page; ``sources`` says where each came from."""
+
+    title: str | None = None
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None
+    """ISO 8601 date (YYYY-MM-DD)."""
+    site_name: str | None = None
+    description: str | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+    doi: str | None = None
+    arxiv_id: str | None = None
+    type_hint: str | None = None
+    """Page type implied by the markup (JSON-LD @type, citation_* tags); None if unsaid."""
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def offer(self, name: str, value: Any, source: str) -> None:
+        """Set field ``name`` to ``value`` unless a more trusted source already did."""
+        if isinstance(value, str):
+            value = _SPACES.sub(" ", value).strip()
+        if not value or getattr(self, name):
+            return
+        setattr(self, name, value)
+        self.sources[name] = source
+
+
+def page_metadata(tree: HtmlElement, url: str | None = None) -> Metadata:
+    """Collect the metadata of a parsed page; never raises on odd markup."""
+    meta = Metadata()
+    tags = _meta_tags(tree)
+    _from_citation(meta, tags)
+    for item in _safe(lambda: _JSONLD.extract_items(tree), []):
+        _from_jsonld(meta, item)
+    og = _opengraph(tree)
+    _from_opengraph(meta, og)
+    _from_dublincore(meta, tree)
+    _from_plain_meta(meta, tags)
+    _from_html(meta, tree, url)
+    if meta.published:
+        meta.published = iso_date(meta.published)
+        if not meta.published:
+            meta.sources.pop("published", None)
+    _find_ids(meta, tags, url)
+    return meta
+
+
+def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
+    """Fill ``meta.published`` with htmldate when no tag stated it."""
+    if meta.published:
+        return
+    from htmldate import find_date as htmldate_find
+
+    # quick search only (URL, tags, time elements): the extensive one (page text patterns)
+    # found 2 % more judged dates on the dev set but cost 7 ms a page, a third of trafilatura
+    found = _safe(
+        lambda: htmldate_find(tree, url=url, extensive_search=False, original_date=True), None
+    )
+    meta.offer("published", found, "htmldate")
+
+
+def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
+    """Fill ``meta.authors`` from the page's byline when no tag named a person.
+
+    Looks only at explicit author markup (rel/itemprop/class "author", "byline",
+    /author/ links), outside comment sections: trafilatura's full author search costs
+    ~5 ms a page, this ~0.3 ms, for most of its hits (measured on the dev set).
+    """
+    if meta.authors and not _site_like(meta.authors[0], meta.site_name):
+        return
+    for node in _safe(lambda: _BYLINE(tree), []):
+        if not (
+            node.get("rel") == "author"
+            or node.get("itemprop") == "author"
+            or "/author/" in (node.get("href") or "")
+            or _BYLINE_CLASS.search(node.get("class") or "")
+        ) or _IN_COMMENTS(node):
+            continue
+        text = " ".join(" ".join(node.itertext()).split())
+        name = _BYLINE_NOISE.sub("", text).strip(" ,|·-–")
+        if (
+            2 < len(name) <= 60
+            and not _site_like(name, meta.site_name)
+            and not any(c.isdigit() for c in name)
+        ):
+            meta.authors = []
+            names = [n.strip() for n in re.split(r"\s+(?:and|und|y|et|i)\s+|,\s*|;\s*", name)]
+            meta.offer("authors", [n for n in names if n], "byline")
+            return
+
+
+_BYLINE = XPath(
+    "//*[@rel='author' or @itemprop='author' or contains(@class, 'author')"
+    " or contains(@class, 'byline') or contains(@href, '/author/')]"
+)
+# Among the above, the classes that name the byline itself (not "author-bio", "authors-list").
+_BYLINE_CLASS = re.compile(
+    r"^(author|byline)$|author-?name|authorName|byline__name|entry-author|"
+    r"^post-author$|\bbyline\b"
+)
+_IN_COMMENTS = XPath(
+    "boolean(ancestor::*[contains(@class, 'comment') or contains(@id, 'comment')])"
+)
+
+
+_BYLINE_NOISE = re.compile(
+    r"^(post author\s+)?(by|von|vom|par|por|di|door|autor(in)?:?|author:?|written by)\s+|"
+    r"^(posted|geschrieben|publié|publicado) (by|von|par|por)\s+|"
+    r"\s+(says|sagt)$",
+    re.I,
+)
+
+
+def _site_like(author: str, site_name: str | None) -> bool:
+    """An "author" that is really the site: its name, a domain or a URL."""
+    lowered = author.casefold()
+    return bool(
+        (site_name and lowered == site_name.casefold())
+        or "http" in lowered
+        or re.fullmatch(r"[\w.-]+\.[a-z]{2,}", lowered)
+        or " - " in author
+    )
+
+
+def iso_date(value: str) -> str | None:
+    """The YYYY-MM-DD date at the start of ``value`` (ISO or slashed), if it is a real date."""
+    match = _DATE.search(value)
+    if not match:
+        return None
+    y, m, d = (int(g) for g in match.groups() if g is not None)
+    try:
+        return date(y, m, d).isoformat() if 1900 < y < 2100 else None
+    except ValueError:
+        return None
+
+
+def _safe(func: Any, default: Any) -> Any:
+    try:
+        return func()
+    except Exception:  # third-party parsers on broken markup or JSON
+        return default
+
+
+def _meta_tags(tree: HtmlElement) -> dict[str, list[str]]:
+    """All ``<meta name|property|itemprop=... content=...>`` values by lowercased key."""
+    tags: dict[str, list[str]] = {}
+    for node in tree.iter("meta"):
+        key = node.get("name") or node.get("property") or node.get("itemprop")
+        content = node.get("content")
+        if key and content and content.strip():
+            tags.setdefault(key.strip().lower(), []).append(content.strip())
+    return tags
+
+
+def _from_citation(meta: Metadata, tags: dict[str, list[str]]) -> None:
+    first = {k: v[0] for k, v in tags.items() if k.startswith("citation_")}
+    if not first:
+        return
+    meta.offer("title", first.get("citation_title"), "citation")
+    meta.offer("authors", _dedupe(tags.get("citation_author", [])), "citation")
+    meta.offer(
+        "published",
+        first.get("citation_publication_date")
+        or first.get("citation_date")
+        or first.get("citation_online_date"),
+        "citation",
+    )
+    meta.offer(
+        "site_name",
+        first.get("citation_journal_title") or first.get("citation_conference_title"),
+        "citation",
+    )
+    meta.offer("language", first.get("citation_language"), "citation")
+    if "citation_title" in first and ("citation_author" in first or "citation_doi" in first):
+        meta.offer("type_hint", "paper", "citation")
+
+
+def _from_jsonld(meta: Metadata, item: Any) -> None:
+    if not isinstance(item, dict):
+        return
+    if "@graph" in item and isinstance(item["@graph"], list):
+        for sub in item["@graph"]:
+            _from_jsonld(meta, sub)
+        return
+    types = item.get("@type")
+    types = [
+        t.lower() for t in (types if isinstance(types, list) else [types]) if isinstance(t, str)
+    ]
+    if "website" in types or "organization" in types:
+        meta.offer("site_name", _text(item.get("name")), "json-ld")
+        return
+    if not any(
+        t.endswith(("article", "posting", "page", "report", "book")) or t in _JSONLD_TYPES
+        for t in types
+    ):
+        return
+    if any(t in ("webpage", "collectionpage", "searchresultspage") for t in types) and not (
+        item.get("headline")
+    ):
+        meta.offer("description", _text(item.get("description")), "json-ld")
+        return
+    for t in types:
+        meta.offer("type_hint", _JSONLD_TYPES.get(t), "json-ld")
+    meta.offer("title", _text(item.get("headline")) or _text(item.get("name")), "json-ld")
+    meta.offer("authors", _people(item.get("author")), "json-ld")
+    meta.offer(
+        "published", _text(item.get("datePublished")) or _text(item.get("dateCreated")), "json-ld"
+    )
+    meta.offer("description", _text(item.get("description")), "json-ld")
+    meta.offer("language", _text(item.get("inLanguage")), "json-ld")
+    publisher = item.get("publisher")
+    if isinstance(publisher, dict):
+        meta.offer("site_name", _text(publisher.get("name")), "json-ld")
+
+
+def _opengraph(tree: HtmlElement) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for item in _safe(lambda: list(_OPENGRAPH.extract_items(tree)), []):
+        for key, value in item.get("properties", []):
+            props.setdefault(key.lower(), value)
+    return props
+
+
+def _from_opengraph(meta: Metadata, og: dict[str, str]) -> None:
+    meta.offer("title", og.get("og:title"), "opengraph")
+    meta.offer("site_name", og.get("og:site_name"), "opengraph")
+    meta.offer("description", og.get("og:description"), "opengraph")
+    meta.offer("published", og.get("article:published_time"), "opengraph")
+    author = og.get("article:author")
+    if author and not author.startswith("http"):
+        meta.offer("authors", [author], "opengraph")
+    meta.offer("canonical_url", og.get("og:url"), "opengraph")
+    locale = og.get("og:locale")
+    if locale and re.fullmatch(r"[a-zA-Z]{2,3}([_-][a-zA-Z]{2})?", locale):
+        meta.offer("language", locale.split("_")[0].split("-")[0].lower(), "opengraph")
+
+
+def _from_dublincore(meta: Metadata, tree: HtmlElement) -> None:
+    items = _safe(lambda: list(_DUBLINCORE.extract_items(tree)), [])
+    values: dict[str, list[str]] = {}
+    for item in items:
+        for node in item.get("elements", []) + item.get("terms", []):
+            name = node.get("name", "").lower()
+            # extruct also files plain <meta name="description"> under DC; keep real DC only
+            if name.startswith(("dc.", "dcterms.", "dc:", "dcterms:")) and node.get("content"):
+                values.setdefault(re.sub(r"^dc(terms)?[.:]", "", name), []).append(node["content"])
+    if not values:
+        return
+    meta.offer("title", (values.get("title") or [None])[0], "dublincore")
+    meta.offer("authors", _dedupe(values.get("creator", [])), "dublincore")
+    meta.offer(
+        "published",
+        (values.get("date") or values.get("issued") or values.get("created") or [None])[0],
+        "dublincore",
+    )
+    meta.offer(
+        "description",
+        (values.get("description") or values.get("abstract") or [None])[0],
+        "dublincore",
+    )
+    meta.offer("site_name", (values.get("publisher") or [None])[0], "dublincore")
+    meta.offer("language", (values.get("language") or [None])[0], "dublincore")
+
+
+def _from_plain_meta(meta: Metadata, tags: dict[str, list[str]]) -> None:
+    first = {k: v[0] for k, v in tags.items()}
+    meta.offer("title", first.get("twitter:title"), "meta")
+    author = first.get("author") or first.get("parsely-author") or first.get("sailthru.author")
+    if author and not author.startswith("http"):
+        meta.offer(
+            "authors", [a.strip() for a in re.split(r";|\band\b", author) if a.strip()], "meta"
+        )
+    meta.offer("description", first.get("description") or first.get("twitter:description"), "meta")
+    meta.offer(
+        "published",
+        first.get("date")
+        or first.get("pubdate")
+        or first.get("parsely-pub-date")
+        or first.get("sailthru.date")
+        or first.get("publish-date")
+        or first.get("article.published"),
+        "meta",
+    )
+    meta.offer(
+        "site_name",
+        first.get("application-name") or first.get("twitter:site", "").lstrip("@"),
+        "meta",
+    )
+    meta.offer("language", first.get("language") or first.get("content-language"), "meta")
+
+
+def _from_html(meta: Metadata, tree: HtmlElement, url: str | None) -> None:
+    titles = tree.xpath("//head/title//text()") or tree.xpath("//title//text()")
+    meta.offer("title", " ".join(titles), "html")
+    lang = tree.get("lang") or tree.get("{http://www.w3.org/XML/1998/namespace}lang")
+    meta.offer("language", lang, "html")
+    canonical = tree.xpath("//link[@rel='canonical']/@href")
+    if canonical:
+        meta.offer("canonical_url", urljoin(url or "", canonical[0].strip()), "html")
+    if meta.language:
+        meta.language = meta.language.replace("_", "-").split("-")[0].lower()[:3] or None
+
+
+def _find_ids(meta: Metadata, tags: dict[str, list[str]], url: str | None) -> None:
+    for key in ("citation_doi", "dc.identifier", "dcterms.identifier", "prism.doi", "doi"):
+        for value in tags.get(key, []):
+            match = DOI_PATTERN.search(value)
+            if match:
+                meta.offer("doi", match.group(1), key.split(".")[0].replace("_doi", ""))
+                break
+    if url:
+        match = DOI_PATTERN.search(url)
+        if match and ("doi.org/" in url or "/doi/" in url):
+            meta.offer("doi", match.group(1), "url")
+        match = ARXIV_PATTERN.search(url)
+        if match:
+            meta.offer("arxiv_id", match.group(1), "url")
+    for value in tags.get("citation_arxiv_id", []):
+        match = _ARXIV_META.match(value)
+        if match:
+            meta.offer("arxiv_id", match.group(1), "citation")
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, list) and value:
+        value = value[0]
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("@value")
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _people(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        value = [value]
+    names = []
+    for person in value:
+        name = _text(person)
+        if name and not name.startswith("http"):
+            names.append(name)
+    return _dedupe(names)
+
+
+def _dedupe(values: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for v in values:
+        v = _SPACES.sub(" ", v).strip()
+        if v:
+            seen.setdefault(v, None)
+    return list(seen)
