@@ -17,13 +17,10 @@ from pathlib import Path
 
 import scrapy
 import trafilatura
+from trafilatura.settings import Extractor
 
-try:  # the very options object of crawler/extraction.py, so both do the same work
-    from crawler.extraction import _OPTIONS as OPTIONS
-except ImportError:
-    from trafilatura.settings import Extractor
-
-    OPTIONS = Extractor(output_format="python", with_metadata=True)
+# Plain trafilatura, text and metadata, as the ceiling of bench/crawl_bench.py runs it.
+OPTIONS = Extractor(output_format="python", with_metadata=True)
 
 
 class InlineSpider(scrapy.Spider):
