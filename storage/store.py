@@ -493,7 +493,8 @@ class Store:
     def _record(self, result: FetchResult) -> str:
         resource = self._row(
             "SELECT id, url, type, publication_id, content_hash, current_snapshot_id, "
-            "failure_count, last_fetched_at FROM resources WHERE id = ?",
+            "failure_count, last_fetched_at, fetch_status, status_reason "
+            "FROM resources WHERE id = ?",
             [result.resource_id],
         )
         if resource is None:
@@ -552,10 +553,16 @@ class Store:
                 etag=result.etag,
                 last_modified=result.last_modified,
             )
+        elif result.outcome == "not_modified":
+            # Unchanged since a fetch that gave no text (say, an empty page): it would give
+            # none again, so the verdict of that fetch stands, without a download.
+            status = resource["fetch_status"]
+            prior = resource["status_reason"] or status
+            reason = prior if prior.startswith("not modified") else f"not modified since: {prior}"
         else:
-            if result.outcome == "not_modified":  # a 304 with no copy to fall back on
-                result.outcome, result.error = "error", "HTTP 304 but no cached copy"
-                update.update(etag=None, last_modified=None)
+            if result.http_status == 200 and result.outcome == "extraction_failed":
+                # Keep the validators: the next check of the same bytes is a cheap 304.
+                update.update(etag=result.etag, last_modified=result.last_modified)
             gone = self._gone_times(resource, result)
             status, reason = failure_state(result.outcome, result.http_status, gone, self.policy)
             reason = " — ".join(x for x in (result.error, reason) if x) or result.outcome

@@ -303,3 +303,18 @@ def test_polite_two_requests_per_host_and_an_honest_user_agent(mockserver, db_pa
     assert all(c - a >= 0.45 for a, c in zip(times, times[2:], strict=False)), times
     agent = hits[0]["headers"]["User-Agent"]
     assert agent.startswith("citecache/") and "(+http" in agent
+
+
+def test_a_304_after_a_fetch_without_text_keeps_that_verdict(db_path, store):
+    rid = store.register("https://empty.example.org/page").resource["id"]
+    first = FetchResult(
+        rid, "u", iso(datetime.now(UTC)), "extraction_failed", http_status=200,
+        error="no main text found", etag='"e1"',
+    )  # fmt: skip
+    assert store.record_result(first) == "error"
+    assert store.tasks(mode="all")[0].etag == '"e1"'  # the next check is conditional
+    again = FetchResult(rid, "u", iso(datetime.now(UTC)), "not_modified", http_status=304)
+    assert store.record_result(again) == "error"
+    resource = store.get(rid)
+    assert resource["status_reason"] == "not modified since: no main text found"
+    assert resource["current_snapshot_id"] is None
