@@ -49,6 +49,8 @@ def test_each_kind_of_trouble_gets_its_state(mockserver, db_path, store):
         "/private/members-only": "blocked_by_robots",
         "/flaky/twice?n=2": "ok",
         "/status/429?retry_after=1": "error",
+        "/paywall": "paywalled",
+        "/charset/cp1252-as-utf8": "ok",
     }
     ids = {path: store.register(mockserver.url(path)).resource["id"] for path in cases}
 
@@ -68,6 +70,10 @@ def test_each_kind_of_trouble_gets_its_state(mockserver, db_path, store):
     assert "redirect loop" in reason("/redirect/loop/a")
     assert "robots.txt" in reason("/private/members-only")
     assert "rate limited" in reason("/status/429?retry_after=1")
+    # A paywall keeps its visible part (there was no earlier copy); a wrongly declared
+    # charset still gives clean text.
+    assert store.current_snapshot(ids["/paywall"])["full_text"]
+    assert "Café crème" in store.current_snapshot(ids["/charset/cp1252-as-utf8"])["full_text"]
 
     # Redirects: the chain and the final URL are recorded.
     chained = store.get(ids["/redirect/chain/3"])
@@ -96,11 +102,17 @@ def test_a_good_copy_survives_every_kind_of_failure(mockserver, db_path, store):
         "/status/404",
         "/status/500",
         "/status/403",
+        "/status/429?retry_after=1",
         "/challenge/503",
         "/soft404",
         "/redirect/home",
+        "/redirect/loop/a",
+        "/redirect/cross-host?path=/article/somewhere-else",
+        "/private/now-disallowed",
         "/paywall",
         "/slow?delay=5",
+        "/big?mb=3",
+        "/gzip-bomb?mb=64",
         "/files/image.png",
     ]
     ids = [
@@ -113,11 +125,15 @@ def test_a_good_copy_survives_every_kind_of_failure(mockserver, db_path, store):
 
     for rid, path in zip(ids, failures, strict=True):
         store.update_url(rid, mockserver.url(path))
-    crawl(db_path, "--all", "-s", "DOWNLOAD_TIMEOUT=1", "-s", "RETRY_TIMES=0")
+    crawl(
+        db_path,
+        "--all",
+        *("-s", "DOWNLOAD_TIMEOUT=1", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_MAXSIZE=2000000"),
+    )
 
     for rid, path in zip(ids, failures, strict=True):
         after = store.get(rid)
-        assert after["fetch_status"] != "ok", path
+        assert after["fetch_status"] not in ("ok", "unchanged"), path
         assert after["current_snapshot_id"] == good[rid]["current_snapshot_id"], path
         assert after["content_hash"] == good[rid]["content_hash"], path
         assert store.current_snapshot(rid)["full_text"], path
