@@ -6,28 +6,14 @@ this early check is for a clear 400 to the caller, not the only line of defence.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from urllib.parse import urlsplit
+
+from storage.urlsafety import unsafe_address
 
 
 class UnsafeURL(ValueError):
     """The URL's scheme or address is one a submitted URL must not reach."""
-
-
-def unsafe_address(address: str) -> bool:
-    """True for private, loopback, link-local, multicast, reserved or unspecified addresses."""
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-    )
 
 
 def check_url_safety(url: str, *, allow_private: bool = False) -> None:

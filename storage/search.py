@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from .store import Store, iso, utc_now
+from .store import Store, iso, resource_filter, utc_now
 
 HEALTHY_STATUSES = frozenset({"ok", "unchanged", "redirected"})
 """Fetch statuses that count as a working link on the health dashboard."""
@@ -65,19 +65,8 @@ def count_resources(
     publication: str | None = None,
 ) -> int:
     """How many resources ``Store.iter_resources`` would yield with these filters."""
-    where, params = [], []
-    for column, value in (
-        ("fetch_status", status),
-        ("type", type),
-        ("publication_id", publication),
-    ):
-        if value:
-            where.append(f"{column} = ?")
-            params.append(value)
-    sql = "SELECT count(*) FROM resources"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return store.db.execute(sql, params).fetchone()[0]
+    where, params = resource_filter(status=status, type=type, publication=publication)
+    return store.db.execute("SELECT count(*) FROM resources" + where, params).fetchone()[0]
 
 
 def resource_stats(store: Store) -> dict:

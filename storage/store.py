@@ -713,19 +713,8 @@ class Store:
         limit: int | None = None,
         offset: int = 0,
     ) -> Iterator[dict]:
-        where, params = [], []
-        for column, value in (
-            ("fetch_status", status),
-            ("type", type),
-            ("publication_id", publication),
-        ):
-            if value:
-                where.append(f"{column} = ?")
-                params.append(value)
-        sql = "SELECT * FROM resources"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY rowid"
+        where, params = resource_filter(status=status, type=type, publication=publication)
+        sql = "SELECT * FROM resources" + where + " ORDER BY rowid"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
@@ -751,6 +740,22 @@ class Store:
             "(SELECT max(started_at) FROM fetch_log) AS last_fetch_at"
         )
         return {**one, "by_status": by_status}
+
+
+def resource_filter(
+    *, status: str | None = None, type: str | None = None, publication: str | None = None
+) -> tuple[str, list]:
+    """`` WHERE ...`` (or "") and its parameters for the resource listing filters."""
+    where, params = [], []
+    for column, value in (
+        ("fetch_status", status),
+        ("type", type),
+        ("publication_id", publication),
+    ):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    return (" WHERE " + " AND ".join(where) if where else ""), params
 
 
 def _task(row: dict, *, force: bool = False, request_id: int | None = None) -> FetchTask:
