@@ -65,7 +65,7 @@ def resources_page(
     )
     items = []
     for row in rows:
-        view = resource_view(store, row)
+        view = resource_view(store, row, preview=False)
         view["snippet"] = row.get("snippet")
         items.append(view)
     filters = {"q": q, "status": status, "type": type, "venue": venue}

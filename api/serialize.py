@@ -50,9 +50,10 @@ def snapshot_summary(row: dict | None) -> dict | None:
 
 def resource_detail(store: Store, resource: dict) -> dict:
     """``GET /api/resources/{id}``: the resource view plus its current snapshot's summary."""
-    view = resource_view(store, resource)
-    view.pop("fullTextPreview", None)
-    snapshot = store.current_snapshot(resource["id"]) if resource["current_snapshot_id"] else None
+    view = resource_view(store, resource, preview=False)
+    snapshot = None
+    if resource["current_snapshot_id"]:
+        snapshot = store.current_snapshot(resource["id"], with_text=False)
     view["snapshot"] = snapshot_summary(snapshot)
     view["links"] = {
         "self": f"/api/resources/{resource['id']}",
@@ -64,8 +65,8 @@ def resource_detail(store: Store, resource: dict) -> dict:
 
 def resource_item(store: Store, resource: dict) -> dict:
     """One row of a listing: the resource view without text and citations."""
-    view = resource_view(store, resource)
-    for key in ("fullTextPreview", "review", "abstract", "keyPoints"):
+    view = resource_view(store, resource, preview=False)
+    for key in ("review", "abstract", "keyPoints"):
         view.pop(key, None)
     return zulu_all(view)
 

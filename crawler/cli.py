@@ -414,15 +414,11 @@ def list_(ctx: Context, status, type_, limit, fmt) -> None:
     """List resources (without their text)."""
     with ctx.existing_store() as store:
         rows = (
-            resource_view(store, r)
+            resource_view(store, r, preview=False)
             for r in store.iter_resources(status=status, type=type_, limit=limit)
         )
         if fmt == "json":
-            items = []
-            for view in rows:
-                view.pop("fullTextPreview", None)
-                items.append(view)
-            _dump(items)
+            _dump(list(rows))
         elif fmt == "csv":
             writer = csv.writer(sys.stdout)
             writer.writerow(LIST_COLUMNS)

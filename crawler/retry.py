@@ -67,7 +67,11 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_exception(self, request, exception):
         if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions_to_retry):
             return None
+        delay = self.delay_for(request, None)
+        if delay is None:
+            self.crawler.stats.inc_value("citecache/retry/deferred")
+            return None  # recorded as a failure; the store schedules the next try
         retry = self._retry(request, exception)
         if retry is not None:
-            await asyncio.sleep(self.delay_for(request, None) or self.max_delay)
+            await asyncio.sleep(delay)
         return retry

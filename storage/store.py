@@ -38,6 +38,14 @@ LIST_FIELDS = frozenset({"authors", "key_points", "tags"})
 
 logger = logging.getLogger(__name__)
 
+SNAPSHOT_SUMMARY_COLUMNS = ", ".join(
+    f"s.{c}"
+    for c in (
+        "id", "resource_id", "content_hash", "fetched_at", "last_seen_at", "title",
+        "content_length", "metadata", "fetch_method", "http_status", "content_type", "final_url",
+    )
+)  # fmt: skip
+
 
 class NotFoundError(LookupError):
     """No resource answers to this id, stable id or URL."""
@@ -683,9 +691,12 @@ class Store:
 
     # ---- reads -------------------------------------------------------------------------
 
-    def current_snapshot(self, resource_id: str) -> dict | None:
+    def current_snapshot(self, resource_id: str, *, with_text: bool = True) -> dict | None:
+        """The snapshot a resource serves; ``with_text=False`` leaves out the (large)
+        ``full_text`` and ``preview`` columns, for listings."""
+        columns = "s.*" if with_text else SNAPSHOT_SUMMARY_COLUMNS
         return self._row(
-            "SELECT s.* FROM snapshots s JOIN resources r ON r.current_snapshot_id = s.id "
+            f"SELECT {columns} FROM snapshots s JOIN resources r ON r.current_snapshot_id = s.id "
             "WHERE r.id = ?",
             [resource_id],
         )

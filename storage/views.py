@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 from .ids import short_url
 from .previews import card_preview
@@ -31,9 +32,16 @@ def credibility(store: Store, resource: dict) -> dict | None:
     }
 
 
-def resource_view(store: Store, resource: dict, *, full_text: bool = False) -> dict:
-    """The resource as one JSON-ready dict with camelCase keys."""
-    snapshot = store.current_snapshot(resource["id"]) if resource["current_snapshot_id"] else None
+def resource_view(
+    store: Store, resource: dict, *, full_text: bool = False, preview: bool = True
+) -> dict:
+    """The resource as one JSON-ready dict with camelCase keys.
+
+    ``preview=False`` (listings) leaves out ``fullTextPreview`` and does not read the text.
+    """
+    snapshot = None
+    if resource["current_snapshot_id"]:
+        snapshot = store.current_snapshot(resource["id"], with_text=full_text or preview)
     venue = store.venue_for(resource)
     view = {
         "id": resource["id"],
@@ -73,7 +81,7 @@ def resource_view(store: Store, resource: dict, *, full_text: bool = False) -> d
         "contentHash": resource["content_hash"],
         "contentLength": snapshot["content_length"] if snapshot else None,
         "fetchMethod": snapshot["fetch_method"] if snapshot else None,
-        "fullTextPreview": snapshot["preview"] if snapshot else None,
+        "fullTextPreview": snapshot["preview"] if snapshot and preview else None,
         "citedBy": [
             {"page": c["slug"], "title": c["title"], "type": c["type"], "quality": c["quality"]}
             for c in store.cited_by(resource["id"])
@@ -81,6 +89,8 @@ def resource_view(store: Store, resource: dict, *, full_text: bool = False) -> d
         "registeredAt": resource["registered_at"],
         "updatedAt": resource["updated_at"],
     }
+    if not preview:
+        del view["fullTextPreview"]
     if full_text:
         view["fullText"] = snapshot["full_text"] if snapshot else None
     return view
@@ -144,7 +154,5 @@ def render_card(store: Store, resource: dict, width: int = 80) -> str:
 
 
 def _wrap(text: str, label: str, indent: str, width: int) -> list[str]:
-    import textwrap
-
     wrapped = textwrap.wrap(text, width=width - len(indent)) or [""]
     return [label + wrapped[0]] + [indent + w for w in wrapped[1:]]
