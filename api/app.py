@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 
+from citecache import __version__
 from storage import Store
 
 from . import errors, routes_api, routes_pages
@@ -24,7 +25,6 @@ logger = logging.getLogger(__name__)
 def templates() -> Environment:
     """Jinja2 with autoescape on for every template: titles and text come from the web."""
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
-    env.filters["kb"] = lambda n: f"{(n * 2 + 1024) // 2048:,} KB" if n else "-"
     return env
 
 
@@ -76,7 +76,7 @@ def create_app(
     app = FastAPI(
         title="citecache",
         summary="Cached, cleaned copies of the web sources a knowledge base cites",
-        version="0.1.0",
+        version=__version__,
         lifespan=lifespan,
         docs_url="/api/docs",
         redoc_url=None,

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
+from citecache.context import CONTEXT_SETTINGS, Context, pass_ctx
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.command(context_settings=CONTEXT_SETTINGS)
 @click.option(
     "--db",
     envvar="CITECACHE_DB",
-    default="data/citecache.db",
-    show_default=True,
+    default=None,
     type=click.Path(dir_okay=False),
-    help="SQLite file of the cache (env CITECACHE_DB).",
+    help="SQLite file of the cache (default: citecache --db, env CITECACHE_DB).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -35,7 +36,10 @@ import click
     help="Allow private and loopback addresses (env CITECACHE_ALLOW_PRIVATE).",
 )
 @click.option("--no-worker", is_flag=True, help="Do not run the background re-fetch worker.")
-def serve(db, host, port, token, read_token_required, allow_private, no_worker) -> None:
+@pass_ctx
+def serve(
+    ctx: Context, db, host, port, token, read_token_required, allow_private, no_worker
+) -> None:
     """Serve the read API, re-fetch for editors and the HTML pages.
 
     The OpenAPI schema is at /openapi.json. Reads use read-only connections, so a
@@ -43,6 +47,9 @@ def serve(db, host, port, token, read_token_required, allow_private, no_worker) 
     background `crawl --requests` subprocess.
     """
     import uvicorn
+
+    db = db or ctx.db
+    allow_private = allow_private or ctx.allow_private
 
     from .app import create_app
 

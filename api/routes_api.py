@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from storage import InvalidURL, NotFoundError, Store, StoreError
+from storage.fields import BIBLIO_FIELDS, camel_case
 from storage.ids import check_url
-from storage.search import content_stats, list_resources, resource_stats, search
 
 from . import serialize
 from .deps import read_store, require_write, settings, take_refetch_slot
@@ -25,20 +25,8 @@ MAX_LIMIT = 200
 
 ReadStore = Annotated[Store, Depends(read_store)]
 
-# camelCase body keys -> Store.register keyword arguments
-REGISTER_FIELDS = {
-    "title": "title",
-    "type": "type",
-    "authors": "authors",
-    "publishedDate": "published_date",
-    "publicationId": "publication_id",
-    "summary": "summary",
-    "review": "review",
-    "keyPoints": "key_points",
-    "abstract": "abstract",
-    "tags": "tags",
-    "credibilityOverride": "credibility_override",
-}
+REGISTER_FIELDS = {camel_case(name): name for name in BIBLIO_FIELDS}
+"""camelCase body keys -> Store.register keyword arguments."""
 
 
 def _get(store: Store, ref: str) -> dict:
@@ -82,7 +70,7 @@ def search_resources(
     q: str = Query(min_length=1, max_length=500),
     limit: int = Query(20, ge=1, le=MAX_LIMIT),
 ) -> dict:
-    rows = search(store, q, limit=limit)
+    rows = store.search(q, limit=limit)
     return {
         "query": q,
         "items": [
@@ -103,12 +91,12 @@ def search_resources(
 
 @router.get("/resources/stats", summary="Counts of resources by status, type, venue")
 def stats_resources(store: ReadStore) -> dict:
-    return resource_stats(store)
+    return store.resource_stats()
 
 
 @router.get("/content/stats", summary="Figures on the cached text")
 def stats_content(store: ReadStore) -> dict:
-    return serialize.zulu_all(content_stats(store))
+    return serialize.zulu_all(store.content_stats())
 
 
 @router.get("/resources", summary="List resources, filtered and paginated")
@@ -120,8 +108,8 @@ def list_(
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict:
-    rows, total = list_resources(
-        store, status=status, type=type, venue=publication, limit=limit, offset=offset
+    rows, total = store.list_resources(
+        status=status, type=type, publication=publication, limit=limit, offset=offset
     )
     return {
         "total": total,

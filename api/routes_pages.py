@@ -8,18 +8,9 @@ from urllib.parse import parse_qs, urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from storage import Store
+from storage import Store, card_preview, size_kb
+from storage.health import GOOD_STATES
 from storage.ids import short_url
-from storage.previews import card_preview, size_kb
-from storage.search import (
-    HEALTHY_STATUSES,
-    distinct_values,
-    list_resources,
-    outcomes_by_day,
-    requests_for,
-    resource_stats,
-    worst_domains,
-)
 from storage.views import resource_view
 
 from . import charts
@@ -54,11 +45,10 @@ def resources_page(
     venue: str = "",
     page: int = Query(1, ge=1, le=100_000),
 ) -> HTMLResponse:
-    rows, total = list_resources(
-        store,
+    rows, total = store.list_resources(
         status=status or None,
         type=type or None,
-        venue=venue or None,
+        publication=venue or None,
         query=q.strip() or None,
         limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
@@ -82,8 +72,8 @@ def resources_page(
         pages=max(1, -(-total // PAGE_SIZE)),
         page_link=page_link,
         filters=filters,
-        statuses=distinct_values(store, "fetch_status"),
-        types=distinct_values(store, "type"),
+        statuses=store.distinct_values("fetch_status"),
+        types=store.distinct_values("type"),
         venues=store.publications(),
         short_url=short_url,
     )
@@ -94,7 +84,7 @@ def _resource_context(store: Store, resource: dict) -> dict:
     preview = None
     if view["fullText"]:
         preview = card_preview(view["fullText"], view["contentLength"])
-    requests = requests_for(store, resource["id"])
+    requests = store.requests_for(resource["id"])
     pending = bool(requests and requests[0]["status"] in ("queued", "running"))
     return {
         "r": view,
@@ -104,7 +94,7 @@ def _resource_context(store: Store, resource: dict) -> dict:
         "log": store.fetch_log(resource["id"], limit=10),
         "requests": requests,
         "pending": pending,
-        "healthy": view["fetchStatus"] in HEALTHY_STATUSES,
+        "healthy": view["fetchStatus"] in GOOD_STATES,
         "short_url": short_url(view["url"]),
         "zulu": zulu,
     }
@@ -140,12 +130,12 @@ async def resource_refetch(request: Request, ref: str):
 
 @router.get("/health")
 def health_page(request: Request, store: ReadStore) -> HTMLResponse:
-    stats = resource_stats(store)
+    stats = store.resource_stats()
     by_status = stats["byStatus"]
     status_bars = charts.horizontal_bars(
         [(name, n, charts.colour(name)) for name, n in by_status.items()]
     )
-    domains = worst_domains(store)
+    domains = store.worst_domains()
     domain_bars = charts.horizontal_bars([(d["domain"], d["failing"], "#c62828") for d in domains])
     worker = settings(request).worker
     return render(
@@ -153,7 +143,7 @@ def health_page(request: Request, store: ReadStore) -> HTMLResponse:
         "health.html",
         stats=stats,
         status_bars=status_bars,
-        days_chart=charts.stacked_days(outcomes_by_day(store)),
+        days_chart=charts.stacked_days(store.outcomes_by_day()),
         domains=domains,
         domain_bars=domain_bars,
         worker=worker.status() if worker else None,

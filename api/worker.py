@@ -1,14 +1,17 @@
 """The supervised background re-fetch worker of the service.
 
 Scrapy's reactor cannot restart inside one process, so each run is a subprocess:
-``python -m crawler.cli --db DB crawl --requests``, which fetches exactly the queued
-editor requests and marks them done or failed. One run at a time (bounded), each
-with a time limit; the thread that launches runs is restarted if it dies.
+``python -m citecache --db DB crawl --requests``, which claims the queued editor
+requests and marks them done or failed. One run at a time (bounded), each with a time
+limit; the thread that launches runs is restarted if it dies. Each run is named
+(``CITECACHE_RUN_ID``), so that a run killed at its limit fails exactly its requests.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -131,13 +134,10 @@ class RefetchWorker:
         if not Path(self.db_path).exists():
             return 0
         with Store(self.db_path, readonly=True) as store:
-            row = store.db.execute(
-                "SELECT count(*) FROM refetch_requests WHERE status = 'queued'"
-            ).fetchone()
-        return row[0]
+            return store.queued_request_count()
 
     def command(self) -> list[str]:
-        cmd = [self.python, "-m", "crawler.cli", "--db", self.db_path, "crawl", "--requests"]
+        cmd = [self.python, "-m", "citecache", "--db", self.db_path, "crawl", "--requests"]
         cmd += ["--limit", str(RUN_LIMIT)]
         if self.allow_private:
             cmd.append("--allow-private")
@@ -147,8 +147,10 @@ class RefetchWorker:
         """One crawl subprocess over the queued requests; True if it exited 0."""
         self.runs += 1
         self.last_run_at = iso(utc_now())
+        run_id = f"service-{os.getpid()}-{secrets.token_hex(4)}"
         self._proc = subprocess.Popen(
             self.command(),
+            env={**os.environ, "CITECACHE_RUN_ID": run_id},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -162,7 +164,8 @@ class RefetchWorker:
             self.failed_runs += 1
             self.last_exit = None
             self.last_error = f"run killed after {self.run_timeout:.0f} s"
-            self._fail_running(self.last_error)
+            with Store(self.db_path) as store:
+                store.fail_requests_of_run(run_id, self.last_error)
             return False
         self.last_exit = self._proc.returncode
         if self._proc.returncode != 0:
@@ -173,12 +176,3 @@ class RefetchWorker:
             return False
         self.last_error = None
         return True
-
-    def _fail_running(self, reason: str) -> None:
-        with Store(self.db_path) as store:
-            rows = store.db.execute(
-                "SELECT id FROM refetch_requests WHERE status = 'running'"
-            ).fetchall()
-            for (request_id,) in rows:
-                store.finish_request(request_id, "error", reason)
-            store.db.conn.commit()

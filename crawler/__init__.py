@@ -1,3 +1,1 @@
-"""The Scrapy project of citecache: spider, pipelines, middlewares and extraction."""
-
-__version__ = "0.1.0"
+"""The Scrapy project of citecache: spider, middlewares, pipelines and the crawl commands."""

@@ -1,7 +1,7 @@
 """Where the spider's work comes from and where its results go.
 
-Both sit behind two small interfaces so that a shared frontier (scrapy-redis) can
-replace the SQLite ones for multi-machine crawls without touching the spider.
+Both sit behind two small interfaces so that a shared frontier can replace the SQLite
+ones for multi-machine crawls without touching the spider.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from scrapy.settings import BaseSettings
 
 from storage import FetchResult, FetchTask, Store
 from storage.health import HealthPolicy
+from storage.lock import FetchRun
 
 
 class TaskSource(Protocol):
@@ -29,26 +30,35 @@ class ResultSink(Protocol):
 
 
 class StoreTaskSource:
-    """Takes tasks from the SQLite store: editor requests, never fetched, most overdue."""
+    """Takes tasks from the SQLite store: editor requests, never fetched, most overdue.
+
+    The editor requests it serves are claimed for its run (storage/lock.py), so two
+    processes never fetch the same request, and only orphaned ones are requeued.
+    """
 
     def __init__(
         self,
         db_path: str,
         *,
+        run_id: str = "",
         mode: str = "due",
-        refs: list[str] = (),
-        request_ids: list[int] = (),
+        refs: Iterable[str] = (),
+        request_ids: Iterable[int] = (),
         limit: int = 0,
         force: bool = False,
     ):
         self.db_path, self.mode, self.refs = db_path, mode, list(refs)
         self.request_ids = [int(i) for i in request_ids]
         self.limit, self.force = limit or None, force
+        # Without a run from the command that started us (`scrapy crawl`), be one.
+        self._own_run = None if run_id else FetchRun(db_path)
+        self.run_id = run_id or self._own_run.run_id  # type: ignore[union-attr]
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> StoreTaskSource:
         return cls(
             settings.get("CITECACHE_DB"),
+            run_id=settings.get("CITECACHE_RUN_ID") or "",
             mode=settings.get("CITECACHE_CRAWL_MODE", "due"),
             refs=settings.getlist("CITECACHE_CRAWL_REFS"),
             request_ids=settings.getlist("CITECACHE_REQUEST_IDS"),
@@ -57,16 +67,15 @@ class StoreTaskSource:
         )
 
     def tasks(self) -> list[FetchTask]:
+        if self._own_run is not None:
+            self._own_run.acquire()  # held until the process ends
         with Store(self.db_path) as store:
-            if self.request_ids:
-                tasks = store.request_tasks(self.request_ids)
-            else:
-                store.requeue_stale_requests()
-                tasks = store.tasks(
-                    mode=self.mode, refs=self.refs, limit=self.limit, force=self.force
-                )
-            store.start_requests(t.request_id for t in tasks if t.request_id is not None)
-        return tasks
+            if self.request_ids:  # already claimed by this run when they were recorded
+                return store.request_tasks(self.request_ids)
+            store.requeue_orphaned_requests()
+            return store.claim_tasks(
+                self.run_id, mode=self.mode, refs=self.refs, limit=self.limit, force=self.force
+            )
 
 
 class StoreResultSink:

@@ -7,14 +7,15 @@ a cron job typically sets.
 
 import os
 
-from crawler import __version__
+from citecache import __version__
+from storage import DEFAULT_DB_PATH
 
 BOT_NAME = "citecache"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
 # ---- citecache --------------------------------------------------------------------
-CITECACHE_DB = os.environ.get("CITECACHE_DB", "data/citecache.db")
+CITECACHE_DB = os.environ.get("CITECACHE_DB", DEFAULT_DB_PATH)
 """The SQLite file of the cache."""
 CITECACHE_CONTACT_URL = os.environ.get(
     "CITECACHE_CONTACT_URL", "https://github.com/citecache/citecache"
@@ -28,6 +29,9 @@ CITECACHE_CRAWL_REFS = []
 """Explicit ids or URLs to fetch (the CLI's --url and refetch); overrides the mode."""
 CITECACHE_REQUEST_IDS = []
 """Editor re-fetch requests to serve now (refetch); overrides mode and refs."""
+CITECACHE_RUN_ID = ""
+"""This run's id (storage.lock.FetchRun), stamped on the editor requests it claims; the
+crawl commands set it. Empty: the task source registers a run of its own."""
 CITECACHE_CRAWL_LIMIT = 0
 """Fetch at most this many resources in a run (0: no limit)."""
 CITECACHE_MAX_RUNTIME = 0
@@ -54,6 +58,12 @@ CITECACHE_DEAD_AFTER = 3
 """Gone answers (404, 410, DNS failure) needed before a source counts as dead..."""
 CITECACHE_DEAD_SPACING_HOURS = 24
 """...each at least this many hours after the previous one counted."""
+CITECACHE_PROGRESS = None
+"""Show a progress line on stderr; None: only when stderr is a terminal."""
+CITECACHE_TASK_SOURCE = "crawler.frontier.StoreTaskSource"
+"""Where the spider takes its tasks from (a class with ``from_settings``)."""
+CITECACHE_RESULT_SINK = "crawler.frontier.StoreResultSink"
+"""Where the store pipeline writes its result batches (a class with ``from_settings``)."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 

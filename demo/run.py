@@ -59,7 +59,7 @@ def serve_mirror() -> ThreadingHTTPServer:
 
 
 def citecache(*args: str, capture: bool = False) -> str:
-    command = [sys.executable, "-m", "crawler.cli", "--db", str(DB), *args]
+    command = [sys.executable, "-m", "citecache", "--db", str(DB), *args]
     done = subprocess.run(command, cwd=ROOT, check=True, text=True, capture_output=capture)
     return done.stdout if capture else ""
 

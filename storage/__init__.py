@@ -1,13 +1,20 @@
-"""The sqlite-utils layer of citecache. It knows nothing of Scrapy or trafilatura."""
+"""The storage layer of citecache. It knows nothing of Scrapy or trafilatura.
 
+``Store`` is the cache's one entry point; see ``storage/store.py`` for its parts.
+"""
+
+from .clock import iso, parse_iso, utc_now
+from .errors import NotFoundError, StoreError
 from .ids import InvalidURL, resource_id, url_key
-from .previews import PREVIEW_MAX_CHARS, card_preview, content_hash, stored_preview
+from .previews import PREVIEW_MAX_CHARS, card_preview, content_hash, size_kb, stored_preview
+from .registry import ImportReport, Registration
 from .registry_files import RegistryFileError, read_records
 from .results import FetchResult, FetchTask
-from .store import ImportReport, NotFoundError, Registration, Store, StoreError, iso, utc_now
+from .store import DEFAULT_DB_PATH, Store
 from .venues import InvalidVenue
 
 __all__ = [
+    "DEFAULT_DB_PATH",
     "PREVIEW_MAX_CHARS",
     "FetchResult",
     "FetchTask",
@@ -22,8 +29,10 @@ __all__ = [
     "card_preview",
     "content_hash",
     "iso",
+    "parse_iso",
     "read_records",
     "resource_id",
+    "size_kb",
     "stored_preview",
     "url_key",
     "utc_now",

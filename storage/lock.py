@@ -1,40 +1,59 @@
-"""One crawl at a time per database: an advisory file lock beside the SQLite file.
+"""Who is fetching on a database: advisory file locks beside the SQLite file.
 
-The kernel drops the lock when its process dies, even by SIGKILL, so a killed crawl
-never blocks the next one.
+One discipline for every process that fetches (a cron crawl, an editor's ``refetch``,
+the service's worker):
+
+- it registers a :class:`FetchRun` (a lock file named by its run id) for as long as it
+  runs, and claims the editor requests it serves in one write transaction, stamped
+  with that run id, so no two processes fetch the same request;
+- a request left ``running`` is put back in the queue only when the run that claimed
+  it is gone (its lock is free), never while that run is still working on it;
+- scheduled crawls (``crawl --due/--all/--url``) also hold the :class:`CrawlLock`, so
+  two of them never overlap; editors' re-fetches do not take it, so that a long cron
+  crawl never delays them.
+
+The kernel drops a lock when its process dies, even by SIGKILL, so a killed process
+never blocks the next one, and its claims are recognised as orphaned.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
+import secrets
 from pathlib import Path
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class LockHeld(RuntimeError):
     """Another process holds the crawl lock of this database."""
 
 
-class CrawlLock:
-    def __init__(self, db_path: str | Path, name: str = "crawl"):
-        # Editor requests take their own lock: a long cron crawl must not delay them.
-        self.path = Path(f"{db_path}.{name}.lock")
+class _FileLock:
+    def __init__(self, path: Path):
+        self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> None:
+    def try_acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise LockHeld(
-                f"another crawl (pid {holder}) is running on this database; lock file {self.path}"
-            ) from None
+            return False
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        try:
+            return self.path.read_text(errors="replace").strip() or "unknown"
+        except OSError:
+            return "unknown"
 
     def release(self) -> None:
         if self._fd is not None:
@@ -42,9 +61,75 @@ class CrawlLock:
             os.close(self._fd)
             self._fd = None
 
+
+class CrawlLock:
+    """Held by a scheduled crawl: at most one per database."""
+
+    def __init__(self, db_path: str | Path):
+        self.path = Path(f"{db_path}.crawl.lock")
+        self._lock = _FileLock(self.path)
+
+    def acquire(self) -> None:
+        if not self._lock.try_acquire():
+            raise LockHeld(
+                f"another crawl (pid {self._lock.holder()}) is running on this database; "
+                f"lock file {self.path}"
+            )
+
+    def release(self) -> None:
+        self._lock.release()
+
     def __enter__(self) -> CrawlLock:
         self.acquire()
         return self
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def runs_dir(db_path: str | Path) -> Path:
+    return Path(f"{db_path}.runs")
+
+
+class FetchRun:
+    """Held by every process that fetches, for as long as it runs; see the module doc.
+
+    ``run_id`` is stamped on the editor requests the run claims. A supervisor may choose
+    it (so that it can fail exactly its child's requests if it has to kill the child).
+    """
+
+    def __init__(self, db_path: str | Path, run_id: str | None = None):
+        run_id = run_id or f"{os.getpid()}-{secrets.token_hex(4)}"
+        if not _RUN_ID.match(run_id):
+            raise ValueError(f"invalid run id {run_id!r}: want 1-64 of [A-Za-z0-9_.-]")
+        self.run_id = run_id
+        self._lock = _FileLock(runs_dir(db_path) / f"{run_id}.lock")
+
+    def acquire(self) -> None:
+        if not self._lock.try_acquire():
+            raise LockHeld(f"run {self.run_id} is already registered by pid {self._lock.holder()}")
+
+    def release(self) -> None:
+        self._lock.release()
+        self._lock.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> FetchRun:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def run_alive(db_path: str | Path, run_id: str) -> bool:
+    """True while the process that registered ``run_id`` on this database is running."""
+    if not _RUN_ID.match(run_id):
+        return False
+    probe = _FileLock(runs_dir(db_path) / f"{run_id}.lock")
+    if not probe.path.exists():
+        return False
+    if probe.try_acquire():
+        probe.release()
+        probe.path.unlink(missing_ok=True)  # a dead run's file: tidy it away
+        return False
+    return True

@@ -226,3 +226,11 @@ def m004_link_health(db: Database) -> None:
     db.execute("ALTER TABLE resources ADD COLUMN redirect_chain TEXT")
     db.execute("ALTER TABLE refetch_requests ADD COLUMN force INTEGER NOT NULL DEFAULT 0")
     db.execute("CREATE INDEX fetch_log_outcome ON fetch_log(resource_id, outcome, started_at)")
+
+
+@migrations()
+def m006_request_claims(db: Database) -> None:
+    # Which run (storage.lock.FetchRun) claimed a running request: only a request whose
+    # run is gone is put back in the queue.
+    db.execute("ALTER TABLE refetch_requests ADD COLUMN claimed_by TEXT")
+    db.execute("CREATE INDEX refetch_requests_claimed ON refetch_requests(claimed_by)")

@@ -14,15 +14,8 @@ from pathlib import Path
 
 import yaml
 
-# The wiki calls the citing pages ``cited_by``; accept the camelCase spelling too.
-FIELD_ALIASES = {
-    "citedBy": "cited_by",
-    "stableId": "stable_id",
-    "publishedDate": "published_date",
-    "publicationId": "publication_id",
-    "keyPoints": "key_points",
-    "credibilityOverride": "credibility_override",
-}
+from .fields import LIST_FIELDS, SNAKE_CASE
+
 CSV_LIST_SEPARATOR = ";"
 
 
@@ -65,7 +58,7 @@ def read_records(path: str | Path) -> Iterator[tuple[str, dict]]:
 
 
 def _normalize(record: dict) -> dict:
-    return {FIELD_ALIASES.get(k, k): v for k, v in record.items()}
+    return {SNAKE_CASE.get(k, k): v for k, v in record.items()}
 
 
 def _yaml_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
@@ -133,8 +126,8 @@ def _csv_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         for key, value in row.items():
             if key is None or value is None or value == "":
                 continue
-            key = FIELD_ALIASES.get(key.strip(), key.strip())
-            if key in ("cited_by", "tags", "authors", "key_points"):
+            key = SNAKE_CASE.get(key.strip(), key.strip())
+            if key in LIST_FIELDS or key == "cited_by":
                 value = [v.strip() for v in value.split(CSV_LIST_SEPARATOR) if v.strip()]
             record[key] = value
         yield f"{name}:{reader.line_num}", record

@@ -562,7 +562,7 @@ def test_refetch_queues_and_reports(client, api_db):
     assert state["requestedBy"] == "editor-1"
     # the crawl marks it done: the API reports it
     with Store(path) as store:
-        store.start_requests([request_id])
+        assert store.claim_requests([request_id], "test-run") == [request_id]
         assert client.get(f"/api/refetch/{request_id}").json()["status"] == "running"
         store.record_results([fetched(ids["post"], SUBSTACK_URL, LONG_TEXT, request_id=request_id)])
     state = client.get(f"/api/refetch/{request_id}").json()
@@ -626,13 +626,11 @@ class FakeCrawlWorker(RefetchWorker):
     """Runs a tiny script in place of the Scrapy crawl: marks queued requests done."""
 
     script = (
-        "import sys\n"
+        "import os, sys\n"
         "from storage import Store\n"
-        "s = Store(sys.argv[1])\n"
-        "q = \"SELECT id FROM refetch_requests WHERE status='queued'\"\n"
-        "rows = s.db.execute(q).fetchall()\n"
-        "for (i,) in rows: s.finish_request(i, 'ok', None)\n"
-        "s.db.conn.commit()\n"
+        "with Store(sys.argv[1]) as s:\n"
+        "    for t in s.claim_tasks(os.environ['CITECACHE_RUN_ID'], mode='requests'):\n"
+        "        s.finish_request(t.request_id, 'ok', None)\n"
     )
 
     def command(self) -> list[str]:
@@ -679,7 +677,7 @@ def test_worker_runs_queued_requests_and_restarts(api_db, monkeypatch):
 def test_worker_command_runs_the_crawl_cli(tmp_path):
     worker = RefetchWorker(tmp_path / "x.db", allow_private=True)
     cmd = worker.command()
-    assert cmd[:3] == [sys.executable, "-m", "crawler.cli"]
+    assert cmd[:3] == [sys.executable, "-m", "citecache"]
     assert cmd[3:] == [
         "--db",
         str(tmp_path / "x.db"),
@@ -694,18 +692,29 @@ def test_worker_command_runs_the_crawl_cli(tmp_path):
     assert out.returncode == 0 and "--requests" in out.stdout
 
 
-def test_worker_marks_requests_failed_when_a_run_hangs(api_db):
+def test_worker_fails_exactly_the_requests_of_a_run_it_kills(api_db):
     path, ids = api_db
+    with Store(path) as store:
+        mine = store.request_refetch(ids["post"])
+        others = store.request_refetch(ids["post"], claim_for="another-run")
 
     class Hanging(RefetchWorker):
-        def command(self):
-            return [self.python, "-c", "import time; time.sleep(30)"]
+        """Claims its request as a crawl would, then hangs past the time limit."""
 
-    with Store(path) as store:
-        request_id = store.request_refetch(ids["post"])
-        store.start_requests([request_id])
-    worker = Hanging(path, run_timeout=0.5)
+        def command(self):
+            script = (
+                "import os, sys, time\n"
+                "from storage import Store\n"
+                "with Store(sys.argv[1]) as s:\n"
+                "    s.claim_requests([int(sys.argv[2])], os.environ['CITECACHE_RUN_ID'])\n"
+                "time.sleep(60)\n"
+            )
+            return [self.python, "-c", script, self.db_path, str(mine)]
+
+    worker = Hanging(path, run_timeout=4)
     assert worker.run_once() is False
     with Store(path, readonly=True) as store:
-        row = store.request(request_id)
-    assert row["status"] == "failed" and "killed" in row["outcome"]
+        row = store.request(mine)
+        assert row["status"] == "failed" and "killed" in row["outcome"]
+        # another run's request is that run's business
+        assert store.request(others)["status"] == "running"

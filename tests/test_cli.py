@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from crawler.cli import cli
+from citecache.cli import cli
 from storage import FetchResult, Store
 from storage.lock import CrawlLock
 

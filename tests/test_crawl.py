@@ -19,7 +19,7 @@ CRAWL_TIMEOUT = 120
 
 def citecache(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "--db", str(db), *args],
+        [sys.executable, "-m", "citecache", "--db", str(db), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -157,7 +157,7 @@ def test_conditional_refetch_and_force(mockserver, db_path, store):
         [
             sys.executable,
             "-m",
-            "crawler.cli",
+            "citecache",
             "--db",
             str(db_path),
             "refetch",
@@ -257,7 +257,7 @@ def test_a_crawl_killed_midway_leaves_a_sound_database_and_resumes(mockserver, d
         [
             sys.executable,
             "-m",
-            "crawler.cli",
+            "citecache",
             "--db",
             str(db_path),
             "crawl",
@@ -334,3 +334,51 @@ def test_a_304_after_a_fetch_without_text_keeps_that_verdict(db_path, store):
     resource = store.get(rid)
     assert resource["status_reason"] == "not modified since: no main text found"
     assert resource["current_snapshot_id"] is None
+
+
+def test_an_editors_refetch_and_a_cron_crawl_never_take_each_others_work(
+    mockserver, db_path, store
+):
+    slow = mockserver.url("/slow?delay=3&n=editor")
+    other = mockserver.url("/article/cron-only")
+    slow_id = store.register(slow).resource["id"]
+    store.register(other)
+    # the editor's source was checked recently: only the editor's request makes it due
+    store.db["resources"].update(slow_id, {"next_fetch_at": "2999-01-01T00:00:00Z"})
+    editor = subprocess.Popen(
+        [sys.executable, "-m", "citecache", "--db", str(db_path), "refetch", slow_id]
+        + ["--allow-private", "--json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(r["status"] == "running" for r in store.requests()):
+            assert time.monotonic() < deadline and editor.poll() is None, editor.stderr.read()
+            time.sleep(0.05)
+        # The cron crawl starts while the editor's fetch is in flight: it must neither
+        # requeue nor fetch that request, and the editor's run never waits for its lock.
+        summary = crawl(db_path, "--due")
+        out, err = editor.communicate(timeout=60)
+    finally:
+        if editor.poll() is None:
+            editor.kill()
+    assert editor.returncode == 0, err
+    assert summary["tasks"] == 1
+    assert json.loads(out)[0]["request"] == "done"
+    hits = [e for e in request_log(mockserver, "/slow") if "n=editor" in e["path"]]
+    assert len(hits) == 1
+    assert [r["outcome"] for r in store.fetch_log(slow_id)] == ["ok"]
+
+
+def test_the_services_request_runs_beside_a_cron_crawl(mockserver, db_path, store):
+    from storage.lock import CrawlLock
+
+    resource_id = store.register(mockserver.url("/article/beside")).resource["id"]
+    request_id = store.request_refetch(resource_id, by="editor")
+    with CrawlLock(db_path):  # a cron crawl is running
+        summary = crawl(db_path, "--requests")
+    assert summary["tasks"] == 1
+    assert store.request(request_id)["status"] == "done"

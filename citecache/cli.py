@@ -1,0 +1,60 @@
+"""The ``citecache`` command: one group over every room's commands.
+
+Data goes to stdout, messages to stderr. Read commands take ``--json``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from api.commands import serve
+from crawler.commands import crawl, refetch
+from storage import DEFAULT_DB_PATH
+from wiki.commands import pages
+
+from . import __version__, reading, registry
+from .context import CONTEXT_SETTINGS, Context
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="citecache")
+@click.option(
+    "--db",
+    envvar="CITECACHE_DB",
+    default=DEFAULT_DB_PATH,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="SQLite file of the cache (env CITECACHE_DB).",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    envvar="CITECACHE_ALLOW_PRIVATE",
+    help="Allow fetching private, loopback and link-local addresses (env CITECACHE_ALLOW_PRIVATE).",
+)
+@click.option("-v", "--verbose", count=True, help="More crawl logging (-v info, -vv debug).")
+@click.pass_context
+def cli(ctx: click.Context, db: str, allow_private: bool, verbose: int) -> None:
+    """Cached, cleaned copies of the web sources a knowledge base cites."""
+    ctx.obj = Context(db, allow_private, verbose)
+
+
+for command in (
+    registry.add,
+    registry.import_,
+    crawl,
+    refetch,
+    reading.requests,
+    reading.show,
+    reading.list_,
+    reading.export,
+    reading.stats,
+    registry.publications,
+    serve,
+    pages,
+):
+    cli.add_command(command)
+
+
+if __name__ == "__main__":
+    cli()

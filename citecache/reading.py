@@ -1,0 +1,157 @@
+"""Commands that read the cache: ``show``, ``list``, ``export``, ``stats``, ``requests``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import click
+
+from storage import NotFoundError
+from storage.views import render_card, resource_view
+
+from .context import Context, dump_json, pass_ctx
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="The resource as JSON (camelCase).")
+@click.option("--card", is_flag=True, help="The text card.")
+@pass_ctx
+def show(ctx: Context, ref: str, as_json: bool, card: bool) -> None:
+    """Show one resource by id, stable id (sid_...) or URL."""
+    with ctx.existing_store() as store:
+        try:
+            resource = store.get(ref)
+        except NotFoundError as exc:
+            raise click.ClickException(str(exc)) from None
+        if as_json:
+            dump_json(resource_view(store, resource, full_text=True))
+        elif card:
+            click.echo(render_card(store, resource))
+        else:
+            view = resource_view(store, resource)
+            for key in (
+                "id",
+                "stableId",
+                "url",
+                "title",
+                "type",
+                "fetchStatus",
+                "httpStatus",
+                "fetchedAt",
+                "contentHash",
+                "contentLength",
+                "nextFetchAt",
+            ):
+                click.echo(f"{key}: {view[key] if view[key] is not None else '-'}")
+
+
+LIST_COLUMNS = (
+    "id",
+    "stableId",
+    "fetchStatus",
+    "httpStatus",
+    "fetchedAt",
+    "contentLength",
+    "url",
+    "title",
+)
+
+
+@click.command(name="list")
+@click.option("--status", help="Only this fetch status (ok, pending, error, ...).")
+@click.option("--type", "type_", help="Only this resource type.")
+@click.option("--limit", type=int)
+@click.option("--json", "fmt", flag_value="json", help="A JSON array of resources.")
+@click.option("--csv", "fmt", flag_value="csv", help="CSV with a header row.")
+@pass_ctx
+def list_(ctx: Context, status, type_, limit, fmt) -> None:
+    """List resources (without their text)."""
+    with ctx.existing_store() as store:
+        rows = (
+            resource_view(store, r, preview=False)
+            for r in store.iter_resources(status=status, type=type_, limit=limit)
+        )
+        if fmt == "json":
+            dump_json(list(rows))
+        elif fmt == "csv":
+            writer = csv.writer(sys.stdout)
+            writer.writerow(LIST_COLUMNS)
+            for view in rows:
+                writer.writerow([view[c] for c in LIST_COLUMNS])
+        else:
+            for view in rows:
+                click.echo(
+                    "\t".join("-" if view[c] is None else str(view[c]) for c in LIST_COLUMNS)
+                )
+
+
+@click.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option("--full-text", is_flag=True, help="Include the full text (jsonl only).")
+@click.option(
+    "-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout)."
+)
+@pass_ctx
+def export(ctx: Context, fmt: str, full_text: bool, output) -> None:
+    """Export every resource with its current snapshot summary."""
+    with ctx.existing_store() as store:
+        views = (resource_view(store, r, full_text=full_text) for r in store.iter_resources())
+        if fmt == "jsonl":
+            for view in views:
+                output.write(json.dumps(view, ensure_ascii=False) + "\n")
+        else:
+            columns = LIST_COLUMNS + ("contentHash", "publishedDate", "finalUrl")
+            writer = csv.writer(output)
+            writer.writerow(columns)
+            for view in views:
+                writer.writerow([view[c] for c in columns])
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def stats(ctx: Context, as_json: bool) -> None:
+    """Counts of resources by status, snapshots, fetches, pages and venues."""
+    with ctx.existing_store() as store:
+        data = store.stats()
+    if as_json:
+        dump_json(data)
+        return
+    for key, value in data.items():
+        if key != "by_status":
+            click.echo(f"{key}: {value if value is not None else '-'}")
+    for status, count in data["by_status"].items():
+        click.echo(f"status {status}: {count}")
+
+
+@click.command()
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def requests(ctx: Context, limit: int, as_json: bool) -> None:
+    """List editors' re-fetch requests, newest first."""
+    with ctx.existing_store() as store:
+        rows = store.requests(limit=limit)
+    if as_json:
+        dump_json(rows)
+        return
+    for r in rows:
+        click.echo(
+            "\t".join(
+                str(x or "-")
+                for x in (
+                    r["id"],
+                    r["status"],
+                    r["requested_at"],
+                    r["requested_by"],
+                    r["url"],
+                    r["reason"],
+                    r["outcome"],
+                )
+            )
+        )

@@ -1,0 +1,109 @@
+"""Commands that register sources and venues: ``add``, ``import``, ``publications``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from storage import InvalidURL, RegistryFileError, StoreError, read_records
+
+from .context import Context, dump_json, pass_ctx, say
+
+
+@click.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option("--cited-by", "cited_by", multiple=True, help="Slug of a page that cites it.")
+@click.option("--title", help="Title to record.")
+@click.option("--type", "type_", help="Type: web, paper, blog, government, ...")
+@pass_ctx
+def add(ctx: Context, urls: tuple[str, ...], cited_by: tuple[str, ...], title, type_) -> None:
+    """Register URLs (an already known URL, or a variant of one, is not duplicated)."""
+    failed = 0
+    with ctx.store() as store:
+        for url in urls:
+            try:
+                result = store.register(url, cited_by=cited_by, title=title, type=type_)
+            except (InvalidURL, StoreError) as exc:
+                say(f"Error: {url}: {exc}")
+                failed += 1
+                continue
+            word = "added" if result.created else "exists"
+            click.echo(
+                f"{result.resource['id']}\tsid_{result.resource['stable_id']}\t{word}\t{url}"
+            )
+    if failed:
+        sys.exit(1)
+
+
+@click.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_ctx
+def import_(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
+    """Import resources from YAML, JSON, JSON lines, CSV or plain URL-per-line files.
+
+    Ids, stable ids, cited-by pages and bibliographic fields are kept. A bad record
+    is reported with its file and line and skipped; the rest is imported.
+    """
+    reports = []
+    with ctx.store() as store:
+        for path in files:
+            try:
+                report = store.import_records(read_records(path))
+            except RegistryFileError as exc:
+                raise click.ClickException(str(exc)) from None
+            for error in report.errors:
+                say(f"skipped {error}")
+            say(
+                f"{path}: {report.added} added, {report.updated} updated, "
+                f"{report.merged} merged into existing, {len(report.errors)} skipped"
+            )
+            reports.append({"file": path, **report.__dict__})
+    if as_json:
+        dump_json(reports)
+
+
+@click.group()
+def publications() -> None:
+    """Publication venues and their credibility ratings."""
+
+
+@publications.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def publications_import(ctx: Context, file: str) -> None:
+    """Import venues from a YAML list like the wiki's publications.yaml."""
+    import yaml
+
+    from storage import InvalidVenue
+
+    try:
+        venues = yaml.safe_load(Path(file).read_text("utf-8"))
+    except yaml.YAMLError as exc:
+        raise click.ClickException(f"{file}: not valid YAML: {exc}") from None
+    if not isinstance(venues, list):
+        raise click.ClickException(f"{file}: expected a list of venues")
+    with ctx.store() as store:
+        try:
+            count = store.import_publications(venues)
+        except InvalidVenue as exc:
+            raise click.ClickException(f"{file}: {exc}; nothing imported") from None
+    say(f"{count} venues imported from {file}")
+
+
+@publications.command(name="list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def publications_list(ctx: Context, as_json: bool) -> None:
+    """List venues."""
+    with ctx.existing_store() as store:
+        rows = store.publications()
+    if as_json:
+        dump_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']}\t{row['credibility'] or '-'}\t{row['name']}\t{','.join(row['domains'])}"
+        )

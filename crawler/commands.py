@@ -1,0 +1,218 @@
+"""The crawler's commands: ``crawl`` (the cron entry point) and ``refetch`` (editors)."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from citecache.context import Context, allow_private_option, dump_json, pass_ctx, say
+from storage import InvalidURL, NotFoundError, StoreError
+from storage.lock import CrawlLock, FetchRun, LockHeld
+
+
+def _crawl(ctx: Context, overrides: dict, *, scheduled: bool, run: FetchRun) -> dict:
+    """Run one crawl as ``run`` (already registered); a ``scheduled`` one (cron: --due,
+    --all, --url) also holds the crawl lock. See storage/lock.py for the discipline."""
+    from crawler.run import run_crawl  # Scrapy and Twisted load only for crawls
+
+    overrides = {
+        "CITECACHE_DB": ctx.db,
+        "CITECACHE_ALLOW_PRIVATE": ctx.allow_private,
+        "CITECACHE_RUN_ID": run.run_id,
+        "LOG_LEVEL": ["WARNING", "INFO", "DEBUG"][min(ctx.verbose, 2)],
+        **overrides,
+    }
+    if not scheduled:
+        return run_crawl(overrides).to_dict()
+    try:
+        with CrawlLock(ctx.db):
+            return run_crawl(overrides).to_dict()
+    except LockHeld as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _fetch_run(ctx: Context) -> FetchRun:
+    """This process's registration as a run that fetches (see storage/lock.py).
+
+    ``CITECACHE_RUN_ID`` lets a supervisor (the service's worker) name the run, so that
+    it can fail exactly this run's requests if it has to stop it.
+    """
+    with ctx.store():
+        pass  # create and migrate the database before the crawl's processes open it
+    try:
+        return FetchRun(ctx.db, os.environ.get("CITECACHE_RUN_ID") or None)
+    except ValueError as exc:
+        raise click.ClickException(f"CITECACHE_RUN_ID: {exc}") from None
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(text: str) -> float:
+    """Seconds in ``90``, ``90s``, ``20m``, ``2h`` or ``1d``."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:])
+    number = value[:-1] if unit else value
+    try:
+        seconds = float(number) * (unit or 1)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a duration like 90s, 20m or 2h, got {text!r}", param_hint="--max-runtime"
+        ) from None
+    if seconds <= 0:
+        raise click.BadParameter("must be positive", param_hint="--max-runtime")
+    return seconds
+
+
+def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    parsed = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="-s")
+        parsed[name.strip()] = value
+    return parsed
+
+
+@click.command()
+@click.option("--due", "mode", flag_value="due", default=True, help="Resources due (default).")
+@click.option("--all", "mode", flag_value="all", help="Every resource.")
+@click.option(
+    "--requests", "mode", flag_value="requests", help="Only queued editor re-fetch requests."
+)
+@click.option("--url", "urls", multiple=True, help="Only these URLs or ids (repeatable).")
+@click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N resources.")
+@click.option(
+    "--max-runtime",
+    metavar="DURATION",
+    help="Stop after this long (90s, 20m, 2h); what is left stays due for the next run.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option(
+    "--mirror",
+    envvar="CITECACHE_MIRROR_URL",
+    help="Fetch from a local mirror laid out as MIRROR/host/path (offline runs).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy or CITECACHE_* setting, as `scrapy crawl -s`.",
+)
+@allow_private_option
+@pass_ctx
+def crawl(
+    ctx: Context,
+    mode: str,
+    urls: tuple[str, ...],
+    limit: int | None,
+    as_json: bool,
+    mirror: str | None,
+    settings: tuple[str, ...],
+    max_runtime: str | None,
+) -> None:
+    """Fetch, extract and store: the cron entry point.
+
+    Exits 0 when the crawl ran, even if some sources failed (their failures are
+    recorded); non-zero only when it could not run, e.g. another crawl holds the lock.
+    """
+    with _fetch_run(ctx) as run:
+        summary = _crawl(
+            ctx,
+            {
+                "CITECACHE_CRAWL_MODE": mode,
+                "CITECACHE_CRAWL_REFS": list(urls),
+                "CITECACHE_CRAWL_LIMIT": limit or 0,
+                "CITECACHE_MIRROR_URL": mirror or "",
+                "CITECACHE_MAX_RUNTIME": _parse_duration(max_runtime) if max_runtime else 0,
+                "CLOSESPIDER_TIMEOUT": _parse_duration(max_runtime) if max_runtime else 0,
+                **_parse_settings(settings),
+            },
+            # Editor requests are claimed one by one, so the service's worker
+            # (--requests) runs beside a cron crawl; two cron crawls never overlap.
+            scheduled=mode != "requests" or bool(urls),
+            run=run,
+        )
+    if as_json:
+        dump_json(summary)
+    else:
+        statuses = ", ".join(f"{v} {k}" for k, v in summary["byStatus"].items()) or "nothing due"
+        say(
+            f"crawled {summary['stored']} of {summary['tasks']} "
+            f"in {summary['seconds']} s: {statuses}"
+        )
+
+
+@click.command()
+@click.argument("refs", nargs=-1, required=True)
+@click.option("--queue", is_flag=True, help="Record a request for the next crawl instead.")
+@click.option("--reason", help="Why a fresh copy is needed.")
+@click.option("--by", "by", help="Who asks.")
+@click.option("--force", is_flag=True, help="Download even if the server says unchanged (304).")
+@click.option("--json", "as_json", is_flag=True)
+@allow_private_option
+@pass_ctx
+def refetch(
+    ctx: Context, refs: tuple[str, ...], queue: bool, reason, by, force: bool, as_json: bool
+) -> None:
+    """Fetch these URLs or ids now, whatever their schedule, and print the outcome.
+
+    Unknown URLs are registered first. Each request is recorded with who asked and why
+    (see `citecache requests`). With --queue, the next crawl takes them first instead.
+    """
+    if queue:
+        for ref, request_id in zip(
+            refs, _record_requests(ctx, refs, by, reason, force), strict=True
+        ):
+            click.echo(f"{request_id}\tqueued\t{ref}")
+        return
+    with _fetch_run(ctx) as run:
+        # Claimed by this run as they are recorded: no other run may take them.
+        request_ids = _record_requests(ctx, refs, by, reason, force, claim_for=run.run_id)
+        _crawl(ctx, {"CITECACHE_REQUEST_IDS": request_ids}, scheduled=False, run=run)
+    with ctx.store() as store:
+        rows = [store.request(i) for i in request_ids]
+        resources = [store.get(r["resource_id"]) for r in rows]
+        out = [
+            {
+                "requestId": q["id"],
+                "id": r["id"],
+                "url": r["url"],
+                "request": q["status"],
+                "fetchStatus": r["fetch_status"],
+                "httpStatus": r["http_status"],
+                "reason": r["status_reason"],
+            }
+            for q, r in zip(rows, resources, strict=True)
+        ]
+    if as_json:
+        dump_json(out)
+        return
+    for row in out:
+        reason_text = f"\t{row['reason']}" if row["reason"] else ""
+        click.echo(f"{row['fetchStatus']}\t{row['httpStatus'] or '-'}\t{row['url']}{reason_text}")
+
+
+def _record_requests(
+    ctx: Context,
+    refs: tuple[str, ...],
+    by: str | None,
+    reason: str | None,
+    force: bool,
+    claim_for: str | None = None,
+) -> list[int]:
+    """One request per ref, all or none (an unknown ref records nothing)."""
+    with ctx.store() as store:
+        try:
+            with store.atomic():
+                return [
+                    store.request_refetch(
+                        ref, by=by, reason=reason, force=force, claim_for=claim_for
+                    )
+                    for ref in refs
+                ]
+        except (NotFoundError, InvalidURL, StoreError) as exc:
+            raise click.ClickException(str(exc)) from None

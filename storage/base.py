@@ -1,0 +1,49 @@
+"""What every part of the store shares: the connection, the policy, and query helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from . import sqlite
+from .health import HealthPolicy
+
+
+class StoreBase:
+    """The state the store's parts (registry, recording, schedule, ...) work on.
+
+    Each part is a mixin over this class in a module of its own; ``storage.store.Store``
+    puts them together. SQL stays inside ``storage/``: other packages call the verbs.
+    """
+
+    path: Path
+    readonly: bool
+    preview_max_chars: int
+    policy: HealthPolicy
+    db: Database
+    """The sqlite-utils connection. Only ``storage/`` touches it."""
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        return sqlite.rows(self.db, sql, params)
+
+    def _row(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
+        return sqlite.row(self.db, sql, params)
+
+    def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return sqlite.scalar(self.db, sql, params)
+
+    def _update_resource(self, resource_id: str, values: dict[str, Any]) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self.db.execute(
+            f"UPDATE resources SET {assignments} WHERE id = ?", [*values.values(), resource_id]
+        )
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction that begins as a writer; nested, a savepoint."""
+        with sqlite.write_transaction(self.db):
+            yield

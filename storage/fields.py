@@ -1,0 +1,65 @@
+"""The fields a registration may set: their names, their camelCase spellings, their checks."""
+
+from __future__ import annotations
+
+import json
+
+from .errors import StoreError
+
+BIBLIO_FIELDS = (
+    "title",
+    "type",
+    "authors",
+    "published_date",
+    "publication_id",
+    "summary",
+    "review",
+    "key_points",
+    "abstract",
+    "tags",
+    "credibility_override",
+)
+"""Bibliographic fields of a resource that a registration may set."""
+LIST_FIELDS = frozenset({"authors", "key_points", "tags"})
+"""Fields holding lists; stored as JSON arrays."""
+
+
+def camel_case(name: str) -> str:
+    """``published_date`` -> ``publishedDate``: the spelling of the wiki and of our JSON."""
+    head, *rest = name.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+SNAKE_CASE = {camel_case(n): n for n in (*BIBLIO_FIELDS, "cited_by", "stable_id")}
+"""camelCase key -> field name, for every field a registry file or the API may send."""
+
+
+def clean_fields(fields: dict) -> dict:
+    """Registration values checked and shaped for the ``resources`` table.
+
+    Empty values become None (which never overwrites a known value).
+    """
+    values = {}
+    for name, value in fields.items():
+        if value is None or value == "" or value == []:
+            values[name] = None
+            continue
+        if name in LIST_FIELDS:
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list | tuple):
+                raise StoreError(f"{name} must be a list, got {type(value).__name__}")
+            value = json.dumps([str(v) for v in value], ensure_ascii=False)
+        elif name == "credibility_override":
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise StoreError(f"credibility_override must be 1-5, got {value!r}") from None
+            if not 1 <= value <= 5:
+                raise StoreError(f"credibility_override must be 1-5, got {value!r}")
+        elif name == "published_date":
+            value = str(value)[:10]
+        else:
+            value = str(value).strip()
+        values[name] = value
+    return values

@@ -1,0 +1,185 @@
+"""Recording fetch results: the fetch log, snapshots, and the state a fetch leaves behind."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from . import sqlite
+from .base import StoreBase
+from .clock import iso, parse_iso, utc_now
+from .errors import NotFoundError
+from .health import GOOD_STATES, counts_toward_dead, failure_state
+from .previews import content_hash, stored_preview
+from .results import FetchResult
+
+logger = logging.getLogger(__name__)
+
+
+class Recording(StoreBase):
+    if TYPE_CHECKING:  # from storage.publications and storage.requests
+
+        def venue_for(self, resource: dict) -> dict | None: ...
+        def finish_request(self, request_id: int, status: str, error: str | None) -> None: ...
+
+    def record_results(self, results: Iterable[FetchResult]) -> list[str]:
+        """Store a batch of fetch results in one transaction; each result is all or nothing.
+
+        Returns the resource's new fetch status for each result, in order, or
+        ``store_error`` for a result that could not be stored (it is logged).
+        """
+        statuses = []
+        with self._writing():
+            for result in results:
+                try:
+                    with self._writing():  # a savepoint: one bad result spoils only itself
+                        statuses.append(self._record(result))
+                except (LookupError, ValueError, *sqlite.INTEGRITY_ERRORS) as exc:
+                    logger.error("result for %s not stored: %s", result.url, exc)
+                    statuses.append("store_error")
+        return statuses
+
+    def record_result(self, result: FetchResult) -> str:
+        return self.record_results([result])[0]
+
+    def _record(self, result: FetchResult) -> str:
+        resource = self._row(
+            "SELECT id, url, type, publication_id, content_hash, current_snapshot_id, "
+            "failure_count, last_fetched_at, fetch_status, status_reason "
+            "FROM resources WHERE id = ?",
+            [result.resource_id],
+        )
+        if resource is None:
+            raise NotFoundError(f"no resource {result.resource_id!r}")
+        now = utc_now()
+        text = result.text or ""
+        digest = (result.content_hash or content_hash(text)) if text.strip() else None
+        sqlite.insert(
+            self.db,
+            "fetch_log",
+            {
+                "resource_id": result.resource_id,
+                "started_at": result.started_at,
+                "duration_ms": result.duration_ms,
+                "http_status": result.http_status,
+                "final_url": result.final_url,
+                "content_type": result.content_type,
+                "bytes": result.bytes,
+                "outcome": result.outcome,
+                "error": result.error,
+                "content_hash": digest,
+                "redirect_chain": json.dumps(result.redirect_chain)
+                if result.redirect_chain
+                else None,
+            },
+        )
+        update: dict = {
+            "last_attempt_at": result.started_at,
+            "http_status": result.http_status,
+            "updated_at": iso(now),
+        }
+        if result.final_url:
+            update["final_url"] = result.final_url
+            update["redirect_chain"] = (
+                json.dumps(result.redirect_chain) if result.redirect_chain else None
+            )
+        current = resource["current_snapshot_id"]
+        if result.outcome == "not_modified" and current:
+            status, reason = "unchanged", None
+            self._seen_again(current, result.started_at)
+        elif digest and result.outcome in ("ok", "redirected", "paywalled"):
+            status, reason = result.outcome, result.error
+            # Only a clean article replaces the current copy. A paywall's teaser or the
+            # page a source now redirects to elsewhere is kept only when there is nothing
+            # better: flagged, never silently taken for the article.
+            if result.outcome == "ok" or not current:
+                snapshot_id, is_new = self._upsert_snapshot(result, digest, text)
+                if snapshot_id != current:
+                    update.update(content_hash=digest, current_snapshot_id=snapshot_id)
+                if result.outcome == "ok" and not is_new and resource["content_hash"] == digest:
+                    status = "unchanged"
+            if result.canonical_url:
+                update["canonical_url"] = result.canonical_url
+            update.update(
+                content_type=result.content_type,
+                etag=result.etag,
+                last_modified=result.last_modified,
+            )
+        elif result.outcome == "not_modified":
+            # Unchanged since a fetch that gave no text (say, an empty page): it would give
+            # none again, so the verdict of that fetch stands, without a download.
+            status = resource["fetch_status"]
+            prior = resource["status_reason"] or status
+            reason = prior if prior.startswith("not modified") else f"not modified since: {prior}"
+        else:
+            if result.http_status == 200 and result.outcome == "extraction_failed":
+                # Keep the validators: the next check of the same bytes is a cheap 304.
+                update.update(etag=result.etag, last_modified=result.last_modified)
+            gone = self._gone_times(resource, result)
+            status, reason = failure_state(result.outcome, result.http_status, gone, self.policy)
+            reason = " — ".join(x for x in (result.error, reason) if x) or result.outcome
+        if status in GOOD_STATES:
+            update.update(last_fetched_at=result.started_at, failure_count=0)
+        else:
+            update["failure_count"] = resource["failure_count"] + 1
+        update["fetch_status"] = status
+        update["status_reason"] = reason
+        venue = self.venue_for(resource)
+        ttl = self.policy.ttl_for(resource["url"], venue["id"] if venue else None, resource["type"])
+        next_at = self.policy.next_fetch(now, status, update.get("failure_count", 0), ttl)
+        update["next_fetch_at"] = iso(next_at)
+        self._update_resource(result.resource_id, update)
+        if result.request_id is not None:
+            self.finish_request(result.request_id, status, reason)
+        return status
+
+    def _gone_times(self, resource: dict, result: FetchResult) -> list[datetime]:
+        """When "gone" answers came since the last success, this fetch's included."""
+        if not counts_toward_dead(result.outcome, result.http_status):
+            return []
+        since = resource["last_fetched_at"] or ""
+        rows = self._rows(
+            "SELECT started_at, outcome, http_status FROM fetch_log "
+            "WHERE resource_id = ? AND started_at > ? ORDER BY started_at",
+            [resource["id"], since],
+        )
+        return [
+            parse_iso(r["started_at"])
+            for r in rows
+            if counts_toward_dead(r["outcome"], r["http_status"])
+        ]
+
+    def _seen_again(self, snapshot_id: int, at: str) -> None:
+        self.db.execute("UPDATE snapshots SET last_seen_at = ? WHERE id = ?", [at, snapshot_id])
+
+    def _upsert_snapshot(self, result: FetchResult, digest: str, text: str) -> tuple[int, bool]:
+        existing = self._row(
+            "SELECT id FROM snapshots WHERE resource_id = ? AND content_hash = ?",
+            [result.resource_id, digest],
+        )
+        if existing:
+            self._seen_again(existing["id"], result.started_at)
+            return existing["id"], False
+        snapshot_id = sqlite.insert(
+            self.db,
+            "snapshots",
+            {
+                "resource_id": result.resource_id,
+                "content_hash": digest,
+                "fetched_at": result.started_at,
+                "last_seen_at": result.started_at,
+                "title": result.title,
+                "full_text": text,
+                "content_length": len(text),
+                "preview": stored_preview(text, self.preview_max_chars),
+                "metadata": json.dumps(result.metadata, ensure_ascii=False, default=str),
+                "fetch_method": result.fetch_method,
+                "http_status": result.http_status,
+                "content_type": result.content_type,
+                "final_url": result.final_url,
+            },
+        )
+        return snapshot_id, True
