@@ -311,7 +311,7 @@ def test_export_csv_to_a_file(run, zvi_db, tmp_path):
     out = tmp_path / "export.csv"
     result = run("export", "--format", "csv", "-o", str(out))
     assert result.exit_code == 0, result.stderr
-    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
     assert [r["id"] for r in rows] == [ZVI_ID]
     assert len(rows[0]["contentHash"]) == 64
 
