@@ -14,6 +14,7 @@ from citecache import __version__
 from storage import Store
 
 from . import errors, routes_api, routes_pages
+from . import worker as worker_module
 from .deps import Settings
 from .ratelimit import TokenBucket
 from .worker import RefetchWorker
@@ -51,8 +52,11 @@ def create_app(
         pass  # create the file and apply migrations (search index included) before reads
     worker = None
     if start_worker:
-        kwargs = {"poll_seconds": worker_poll_seconds} if worker_poll_seconds else {}
-        worker = RefetchWorker(db_path, allow_private=allow_private, **kwargs)
+        worker = RefetchWorker(
+            db_path,
+            allow_private=allow_private,
+            poll_seconds=worker_poll_seconds or worker_module.POLL_SECONDS,
+        )
     conf = Settings(
         db_path=db_path,
         api_token=api_token or None,

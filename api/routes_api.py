@@ -242,7 +242,7 @@ def queue_refetch(
             request_id = store.request_refetch(resource["id"], by=by, reason=reason)
         except NotFoundError:
             raise APIError(404, "not_found", f"No resource: {ref}") from None
-        row = store.request(request_id)
+        row = store.get_request(request_id)
     if conf.worker is not None:
         conf.worker.wake()
     return serialize.refetch_request(row, resource)

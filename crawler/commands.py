@@ -174,7 +174,7 @@ def refetch(
         request_ids = _record_requests(ctx, refs, by, reason, force, claim_for=run.run_id)
         _crawl(ctx, {"CITECACHE_REQUEST_IDS": request_ids}, scheduled=False, run=run)
     with ctx.store() as store:
-        rows = [store.request(i) for i in request_ids]
+        rows = [store.get_request(i) for i in request_ids]
         resources = [store.get(r["resource_id"]) for r in rows]
         out = [
             {

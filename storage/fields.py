@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .errors import StoreError
 
@@ -39,7 +40,7 @@ def clean_fields(fields: dict) -> dict:
 
     Empty values become None (which never overwrites a known value).
     """
-    values = {}
+    values: dict[str, Any] = {}
     for name, value in fields.items():
         if value is None or value == "" or value == []:
             values[name] = None

@@ -37,7 +37,7 @@ class Recording(StoreBase):
                 try:
                     with self._writing():  # a savepoint: one bad result spoils only itself
                         statuses.append(self._record(result))
-                except (LookupError, ValueError, *sqlite.INTEGRITY_ERRORS) as exc:
+                except (LookupError, ValueError, sqlite.IntegrityError) as exc:
                     logger.error("result for %s not stored: %s", result.url, exc)
                     statuses.append("store_error")
         return statuses

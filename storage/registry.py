@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import ids, sqlite
 from .base import StoreBase
@@ -201,7 +201,7 @@ class Registry(StoreBase):
             url = record.pop("url", None)
             if not url or not isinstance(url, str):
                 raise StoreError("no url")
-            kwargs = {k: record.get(k) for k in BIBLIO_FIELDS if k in record}
+            kwargs: dict[str, Any] = {k: record.get(k) for k in BIBLIO_FIELDS if k in record}
             cited_by = record.get("cited_by") or []
             if isinstance(cited_by, str):
                 cited_by = [cited_by]
@@ -212,7 +212,7 @@ class Registry(StoreBase):
                 cited_by=cited_by,
                 **kwargs,
             )
-        except (ValueError, TypeError, *sqlite.INTEGRITY_ERRORS) as exc:
+        except (ValueError, TypeError, sqlite.IntegrityError) as exc:
             report.errors.append(f"{where}: {exc}")
             return
         if result.created:

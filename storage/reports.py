@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import timedelta
+from typing import Any
 
 from .base import StoreBase
 from .clock import iso, utc_now
@@ -105,7 +106,7 @@ class Reports(StoreBase):
             if row["fetch_status"] not in GOOD_STATES:
                 failing[host] += 1
                 reasons[host][row["fetch_status"]] += 1
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "domain": host,
                 "failing": n,

@@ -129,6 +129,13 @@ class EditorRequests(StoreBase):
     def request(self, request_id: int) -> dict | None:
         return self._row("SELECT * FROM refetch_requests WHERE id = ?", [request_id])
 
+    def get_request(self, request_id: int) -> dict:
+        """Like :meth:`request`, but raises NotFoundError when there is no such request."""
+        row = self.request(request_id)
+        if row is None:
+            raise NotFoundError(f"no re-fetch request {request_id}")
+        return row
+
     def requests_for(self, resource_id: str, limit: int = 5) -> list[dict]:
         """The latest requests of one resource, newest first."""
         return self._rows(

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-INTEGRITY_ERRORS: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+IntegrityError = sqlite3.IntegrityError
 """What a violated constraint raises."""
 
 INSERTION_ORDER = "rowid"
