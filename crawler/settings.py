@@ -98,9 +98,12 @@ HTTPERROR_ALLOW_ALL = True
 # per response to process items in parallel, a measurable share of the reactor's CPU.
 CONCURRENT_ITEMS = 1
 COOKIES_ENABLED = False
+# Both consoles run Python sent to a local port inside the crawl; an unattended cron
+# crawler needs neither. Scrapy 2.19's RemoteControl (on by default) also writes its port
+# and token to a job file under the user's profile (~/.local/state/scrapy/job_files).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 DNSCACHE_ENABLED = True
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 LOG_LEVEL = os.environ.get("CITECACHE_LOG_LEVEL", "INFO")
 # Retried and redirected requests are not duplicates of ours; every task is fetched once.
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
