@@ -33,9 +33,9 @@ from twisted.python.failure import Failure
 
 from crawler.downloader import RunDeadline
 from crawler.items import FetchedPage
-from crawler.middlewares import UnsafeURL
 from storage import FetchTask, iso, utc_now
 from storage.ids import host_of
+from storage.urlsafety import UnsafeURL
 
 
 class ResourcesSpider(scrapy.Spider):
