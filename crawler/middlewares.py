@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from scrapy.exceptions import NotConfigured
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 
 from storage.urlsafety import check_url_safety_async
 
@@ -64,3 +66,43 @@ class MirrorMiddleware:
         original = response.url[len(self.mirror) + 1 :]
         scheme = request.meta.get("mirror_scheme", "https")
         return response.replace(url=f"{scheme}://{original}")
+
+
+class TooManyRedirects(IgnoreRequest):
+    """More redirects than REDIRECT_MAX_TIMES, a redirect loop most of the time."""
+
+
+class BodyTooLarge(IgnoreRequest):
+    """The body inflated past DOWNLOAD_MAXSIZE while being decompressed (a gzip bomb).
+
+    A body that is too large on the wire fails with Scrapy's DownloadCancelledError.
+    """
+
+
+# Scrapy's redirect and compression middlewares give up with a plain IgnoreRequest, told
+# apart only by its message. These raise the same error as a type of its own; in Scrapy
+# 2.19 their process_response raises IgnoreRequest for nothing else.
+
+
+class TypedRedirectMiddleware(RedirectMiddleware):
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            raise TooManyRedirects(str(exc)) from exc
+
+
+class TypedMetaRefreshMiddleware(MetaRefreshMiddleware):
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            raise TooManyRedirects(str(exc)) from exc
+
+
+class TypedHttpCompressionMiddleware(HttpCompressionMiddleware):
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            raise BodyTooLarge(str(exc)) from exc

@@ -10,15 +10,22 @@ shared one.
 That means reading the middleware's private ``_parsers`` (netloc -> parser, or the
 Deferred of a download in progress); the middleware refuses to start when it is gone or
 holds something else, rather than let requests through unchecked.
+
+A refusal is raised as ForbiddenByRobots, so that it is told apart by type.
 """
 
 from __future__ import annotations
 
 import scrapy
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
+
+
+class ForbiddenByRobots(IgnoreRequest):
+    """The site's robots.txt disallows this URL for our user agent."""
 
 
 def _internals_changed(what: str) -> RuntimeError:
@@ -35,6 +42,13 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         super().__init__(crawler)
         if not isinstance(getattr(self, "_parsers", None), dict):
             raise _internals_changed("is missing or not a dict")
+
+    async def process_request(self, request):
+        try:
+            await super().process_request(request)
+        except IgnoreRequest as exc:
+            # Scrapy's middleware raises IgnoreRequest only for a disallowed URL.
+            raise ForbiddenByRobots(str(exc)) from exc
 
     async def robot_parser(self, request):
         pending = self._parsers.get(urlparse_cached(request).netloc)

@@ -6,6 +6,7 @@ work around (docs/scrapy-bugs.md)."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import ipaddress
 import logging
 import socket
@@ -13,16 +14,38 @@ import socket
 import pytest
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    NotConfigured,
+)
 from scrapy.extensions.remote_control import RemoteControl
 from scrapy.extensions.telnet import TelnetConsole
+from scrapy.http import HtmlResponse, Response
+from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.settings import Settings
 from scrapy.spiders import Spider
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
+from twisted.internet.defer import Deferred
+from twisted.internet.error import DNSLookupError
+from twisted.python.failure import Failure
 
 import crawler.settings
-from crawler.middlewares import SafeURLMiddleware
+from crawler.downloader import RunDeadline
+from crawler.middlewares import (
+    BodyTooLarge,
+    SafeURLMiddleware,
+    TooManyRedirects,
+    TypedHttpCompressionMiddleware,
+    TypedMetaRefreshMiddleware,
+    TypedRedirectMiddleware,
+)
+from crawler.robots import ForbiddenByRobots, SharedRobotsTxtMiddleware
 from crawler.run import crawl_settings
 from crawler.spiders.resources import ResourcesSpider
 from storage import FetchTask
@@ -193,3 +216,195 @@ def test_a_refused_url_is_recorded_quietly_as_unsafe_url(resolver, caplog):
         and not r.name.startswith("scrapy.core.downloader.handlers")
     ]
     assert noisy == []
+
+
+# -- giving up, by type: redirects, decompression, robots.txt ---------------------------
+
+
+def test_too_many_redirects_is_raised_as_its_own_type():
+    mw = build_from_crawler(TypedRedirectMiddleware, get_crawler(Spider, {"REDIRECT_MAX_TIMES": 1}))
+    first = Request("https://example.org/a")
+    hop = mw.process_response(
+        first, Response(first.url, status=302, headers={"Location": "/b"}, request=first)
+    )
+    assert isinstance(hop, Request) and hop.url == "https://example.org/b"
+    back = Response(hop.url, status=302, headers={"Location": "/a"}, request=hop)
+    with pytest.raises(TooManyRedirects, match="max redirections reached"):
+        mw.process_response(hop, back)
+    ok = Response(hop.url, status=200, request=hop)
+    assert mw.process_response(hop, ok) is ok
+
+
+def test_a_meta_refresh_loop_is_too_many_redirects_too():
+    crawler_ = get_crawler(Spider, {"REDIRECT_MAX_TIMES": 0})
+    mw = build_from_crawler(TypedMetaRefreshMiddleware, crawler_)
+    request = Request("https://example.org/a")
+    body = b'<html><head><meta http-equiv="refresh" content="0; url=/a"></head></html>'
+    with pytest.raises(TooManyRedirects):
+        mw.process_response(request, HtmlResponse(request.url, body=body, request=request))
+
+
+def test_a_body_inflating_past_download_maxsize_is_body_too_large():
+    mw = build_from_crawler(
+        TypedHttpCompressionMiddleware, get_crawler(Spider, {"DOWNLOAD_MAXSIZE": 10_000})
+    )
+    request = Request("https://example.org/bomb")
+    headers = {"Content-Encoding": "gzip", "Content-Type": "text/html"}
+    small = gzip.compress(b"<html><p>fine</p></html>")
+    fine = mw.process_response(request, Response(request.url, body=small, headers=headers))
+    assert fine.body == b"<html><p>fine</p></html>"
+    bomb = gzip.compress(b"<html>" + b" " * 1_000_000)
+    with pytest.raises(BodyTooLarge, match="DOWNLOAD_MAXSIZE"):
+        mw.process_response(request, Response(request.url, body=bomb, headers=headers))
+
+
+def test_every_request_waiting_on_robots_txt_gets_the_parser():
+    urls = [f"https://example.org/private/{i}" for i in range(3)] + ["https://example.org/ok"]
+
+    async def crawl_while_robots_txt_downloads():
+        mw = build_from_crawler(
+            SharedRobotsTxtMiddleware, get_crawler(Spider, {"ROBOTSTXT_OBEY": True})
+        )
+        downloading = Deferred()
+        mw._parsers["example.org"] = downloading  # as Scrapy leaves it while it downloads
+        waiting = [asyncio.ensure_future(mw.process_request(Request(url))) for url in urls]
+        await asyncio.sleep(0)
+        parser = ProtegoRobotParser(b"User-agent: *\nDisallow: /private/\n", None)
+        mw._parsers["example.org"] = parser
+        downloading.callback(parser)
+        return await asyncio.gather(*waiting, return_exceptions=True), mw.crawler.stats
+
+    results, stats = asyncio.run(crawl_while_robots_txt_downloads())
+    assert [type(result).__name__ for result in results] == [
+        "ForbiddenByRobots",
+        "ForbiddenByRobots",
+        "ForbiddenByRobots",
+        "NoneType",
+    ]
+    assert stats.get_value("robotstxt/forbidden") == 3
+
+
+def test_the_robots_workaround_refuses_to_start_without_the_internals_it_reads(monkeypatch):
+    original = RobotsTxtMiddleware.__init__
+
+    def renamed(self, crawler):
+        original(self, crawler)
+        self._robots_by_netloc = self.__dict__.pop("_parsers")
+
+    monkeypatch.setattr(RobotsTxtMiddleware, "__init__", renamed)
+    with pytest.raises(RuntimeError, match="RobotsTxtMiddleware._parsers"):
+        build_from_crawler(SharedRobotsTxtMiddleware, get_crawler(Spider, {"ROBOTSTXT_OBEY": True}))
+
+
+# -- the spider: one outcome per fetch ----------------------------------------------------
+
+TASK = FetchTask(resource_id="r1", url="https://example.org/article/1")
+HTML = {"Content-Type": "text/html; charset=utf-8"}
+PAGE = b"<html><body><p>An article.</p></body></html>"
+
+
+@pytest.fixture
+def spider() -> ResourcesSpider:
+    crawler_ = get_crawler(
+        ResourcesSpider,
+        {
+            "CITECACHE_TASK_SOURCE": f"{__name__}.ListSource",
+            "CITECACHE_HTML_TYPES": OUR_SETTINGS["CITECACHE_HTML_TYPES"],
+        },
+    )
+    crawler_.spider = crawler_._create_spider()
+    return crawler_.spider
+
+
+def parsed(spider, status=200, body=PAGE, headers=HTML, url=TASK.url, redirected=False):
+    request = spider.request_for(TASK)
+    if redirected:
+        request.meta["redirect_urls"] = [TASK.url]
+    [page] = spider.parse(Response(url, status=status, body=body, headers=headers, request=request))
+    return page
+
+
+def test_parse_hands_a_document_on_with_the_response_facts(spider):
+    page = parsed(spider, headers={**HTML, "ETag": '"v1"'})
+    assert (page.outcome, page.http_status, page.content_type) == ("fetched", 200, "text/html")
+    assert page.body == PAGE and page.bytes == len(PAGE) and page.etag == '"v1"'
+    assert page.final_url == TASK.url and page.resource_id == "r1" and not page.cross_host
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "outcome", "error"),
+    [
+        ({"status": 304, "body": b""}, "not_modified", None),
+        ({"status": 404}, "http_error", "HTTP 404"),
+        ({"status": 429}, "http_error", "HTTP 429: rate limited (retries exhausted)"),
+        (
+            {"url": "https://example.org/", "redirected": True},
+            "soft_404",
+            "redirected to the home page https://example.org/",
+        ),
+        (
+            {"body": b"\x89PNG", "headers": {"Content-Type": "image/png"}},
+            "not_html",
+            "content type image/png is not a document",
+        ),
+    ],
+)
+def test_parse_outcomes(spider, kwargs, outcome, error):
+    page = parsed(spider, **kwargs)
+    assert (page.outcome, page.error) == (outcome, error)
+    assert page.body == b""
+
+
+def test_parse_takes_a_pdf_whatever_its_type_and_flags_a_move_to_another_host(spider):
+    pdf = parsed(spider, body=b"%PDF-1.4 ...", headers={"Content-Type": "application/x-download"})
+    assert pdf.outcome == "fetched" and pdf.body.startswith(b"%PDF-")
+    moved = parsed(spider, url="https://elsewhere.example/article/1", redirected=True)
+    assert moved.outcome == "fetched" and moved.cross_host
+
+
+def test_parse_calls_a_challenge_page_blocked(spider):
+    challenge = b"<html><head><title>Just a moment...</title></head></html>"
+    assert parsed(spider, status=503, body=challenge).outcome == "blocked"
+
+
+def failed(spider, exc: Exception) -> list:
+    failure = Failure(exc)
+    failure.request = spider.request_for(TASK)
+    return list(spider.failed(failure) or [])
+
+
+@pytest.mark.parametrize(
+    ("exc", "outcome", "error"),
+    [
+        (UnsafeURL("refused x: resolves to non-public address 10.0.0.1"), "unsafe_url", None),
+        (
+            TooManyRedirects("max redirections reached"),
+            "redirect_loop",
+            "redirect loop, or more redirects than REDIRECT_MAX_TIMES",
+        ),
+        (BodyTooLarge("Ignored response exceeded DOWNLOAD_MAXSIZE"), "too_large", None),
+        (DownloadCancelledError("Received 3000 bytes ... max size (2000)"), "too_large", None),
+        (
+            ForbiddenByRobots("Forbidden by robots.txt"),
+            "blocked_by_robots",
+            "forbidden by robots.txt",
+        ),
+        # By type, not by message: a plain IgnoreRequest saying the same is just ignored.
+        (IgnoreRequest("Forbidden by robots.txt"), "error", "ignored: Forbidden by robots.txt"),
+        (IgnoreRequest("max redirections reached"), "error", "ignored: max redirections reached"),
+        (CannotResolveHostError("nx.example"), "dns_error", None),
+        (DNSLookupError("nx.example"), "dns_error", None),
+        (DownloadTimeoutError("took too long"), "timeout", "timed out: took too long"),
+        (DownloadConnectionRefusedError("refused"), "connection_error", None),
+        (RuntimeError("boom"), "error", "RuntimeError: boom"),
+    ],
+)
+def test_failed_classifies_by_exception_type(spider, exc, outcome, error):
+    [page] = failed(spider, exc)
+    assert (page.outcome, page.error) == (outcome, error or str(exc))
+    assert page.resource_id == "r1" and page.http_status is None
+
+
+def test_failed_drops_a_request_the_deadline_kept_from_being_sent(spider):
+    assert failed(spider, RunDeadline("max runtime reached")) == []
+    assert spider.crawler.stats.get_value("citecache/left_for_next_run") == 1
