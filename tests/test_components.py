@@ -39,6 +39,7 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.robotstxt import ProtegoRobotParser
 from scrapy.settings import Settings
 from scrapy.spiders import Spider
+from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
@@ -149,6 +150,28 @@ def test_our_settings_start_neither_console():
     # Not get_crawler(): it turns both off itself, which would hide a missing setting.
     assert consoles_enabled(Settings()) == {"TelnetConsole": True, "RemoteControl": True}
     assert consoles_enabled(crawl_settings({})) == {"TelnetConsole": False, "RemoteControl": False}
+
+
+def test_our_settings_put_our_components_in_place_of_scrapys():
+    # The bug tests below try our classes directly; this is what puts them in the crawl.
+    settings = crawl_settings({})
+    assert settings["DOWNLOADER"] == "crawler.downloader.PoliteDownloader"
+    middlewares = build_component_list(
+        settings.get_component_priority_dict_with_base("DOWNLOADER_MIDDLEWARES")
+    )
+    ours = [name for name in middlewares if name.startswith("crawler.")]
+    assert ours == [
+        "crawler.middlewares.MirrorMiddleware",
+        "crawler.middlewares.SafeURLMiddleware",  # before robots.txt is fetched
+        "crawler.robots.SharedRobotsTxtMiddleware",
+        "crawler.retry.BackoffRetryMiddleware",
+        "crawler.middlewares.TypedMetaRefreshMiddleware",
+        "crawler.middlewares.TypedHttpCompressionMiddleware",
+        "crawler.middlewares.TypedRedirectMiddleware",
+    ]
+    scrapys = [name.rsplit(".", 1)[-1] for name in middlewares if name.startswith("scrapy.")]
+    for replaced in ("RobotsTxt", "Retry", "MetaRefresh", "HttpCompression", "Redirect"):
+        assert f"{replaced}Middleware" not in scrapys
 
 
 # -- URL safety: storage/urlsafety.py and SafeURLMiddleware -----------------------------
