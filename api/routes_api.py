@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse
 from storage import InvalidURL, NotFoundError, Store, StoreError
 from storage.fields import BIBLIO_FIELDS, camel_case
 from storage.ids import check_url
+from storage.urlsafety import UnsafeURL, check_url_safety
 
 from . import serialize
 from .deps import read_store, require_write, settings, take_refetch_slot
 from .errors import APIError
-from .safety import UnsafeURL, check_url_safety
 
 router = APIRouter(prefix="/api")
 

@@ -3,9 +3,12 @@
 In Scrapy 2.19 under the asyncio reactor, ``Downloader._process_queue`` starts each
 download as an asyncio task and only the task, once running, counts the request as
 transferring. The loop that fills free slots therefore sees every slot still free and
-starts the whole queue at once: CONCURRENT_REQUESTS_PER_DOMAIN = 2 let 7 requests hit
-one host together (tests/test_link_health.py measures it). Here a request counts as
-transferring from the moment it is taken from the queue.
+starts the whole queue at once: CONCURRENT_REQUESTS_PER_DOMAIN = 2 let 6 of 8 requests
+hit one host together (docs/scrapy-bugs.md). Here a request counts as transferring from
+the moment it is taken from the queue.
+
+The override reaches into Scrapy's private downloader API; ``check_scrapy_internals``
+refuses to start a crawl when a name it uses is gone, rather than let it misbehave.
 
 It also keeps a run's deadline (CITECACHE_MAX_RUNTIME): once it has passed, requests
 still queued are not sent but failed with RunDeadline, which the spider drops without
@@ -14,20 +17,62 @@ a trace, so that those resources stay due for the next run.
 
 from __future__ import annotations
 
+import inspect
 from time import monotonic
 
-from scrapy.core.downloader import Downloader
+import scrapy
+from scrapy.core.downloader import Downloader, Slot
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.asyncio import call_later
-from scrapy.utils.defer import _schedule_coro
+
+try:
+    from scrapy.utils.defer import _schedule_coro
+except ImportError:  # reported by check_scrapy_internals()
+    _schedule_coro = None
+
+# The private names _process_queue below relies on, as of Scrapy 2.19.
+DOWNLOADER_INTERNALS = ("_process_queue", "_latercall", "_wait_for_download")
+SLOT_INTERNALS = (
+    "queue",
+    "transferring",
+    "lastseen",
+    "latercall",
+    "free_transfer_slots",
+    "download_delay",
+)
 
 
 class RunDeadline(IgnoreRequest):
     """The run's --max-runtime passed before this request was sent."""
 
 
+def check_scrapy_internals() -> None:
+    """Raise RuntimeError naming every private Scrapy name PoliteDownloader needs but lacks."""
+    missing = [f"Downloader.{n}" for n in DOWNLOADER_INTERNALS if not hasattr(Downloader, n)]
+    missing += [f"Slot.{n}" for n in SLOT_INTERNALS if not hasattr(Slot, n)]
+    if _schedule_coro is None:
+        missing.append("scrapy.utils.defer._schedule_coro")
+    wait = getattr(Downloader, "_wait_for_download", None)
+    if wait is not None and list(inspect.signature(wait).parameters) != [
+        "self",
+        "slot",
+        "request",
+        "queue_dfd",
+    ]:
+        missing.append("Downloader._wait_for_download(slot, request, queue_dfd)")
+    if missing:
+        raise RuntimeError(
+            f"crawler.downloader.PoliteDownloader works around a Scrapy 2.19 bug through "
+            f"private Scrapy names that Scrapy {scrapy.__version__} does not have: "
+            f"{', '.join(missing)}. See docs/scrapy-bugs.md: check whether the bug is fixed "
+            f"in this Scrapy (then drop DOWNLOADER from crawler/settings.py) or port the "
+            f"workaround."
+        )
+
+
 class PoliteDownloader(Downloader):
     def __init__(self, crawler):
+        check_scrapy_internals()
         super().__init__(crawler)
         runtime = crawler.settings.getfloat("CITECACHE_MAX_RUNTIME")
         self.deadline = monotonic() + runtime if runtime > 0 else None

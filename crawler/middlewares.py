@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from urllib.parse import urlsplit
 
+from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
-from storage.urlsafety import unsafe_address
+from storage.urlsafety import check_url_safety_async
 
-
-class UnsafeURL(IgnoreRequest):
-    """The URL's scheme or address is one a submitted URL must not reach."""
+ALLOW_PRIVATE_HINT = " (set CITECACHE_ALLOW_PRIVATE=1 to allow)"
 
 
 class SafeURLMiddleware:
@@ -20,6 +18,8 @@ class SafeURLMiddleware:
 
     It sees every request, redirect hops included, so a public URL cannot redirect
     into the intranet (server-side request forgery). Off with CITECACHE_ALLOW_PRIVATE.
+    A refusal is storage.urlsafety.UnsafeURL, a ValueError: the spider's errback gets it
+    like any download error, and Scrapy logs nothing for an error the errback handles.
     """
 
     @classmethod
@@ -29,26 +29,7 @@ class SafeURLMiddleware:
         return cls()
 
     async def process_request(self, request):
-        parts = urlsplit(request.url)
-        if parts.scheme not in ("http", "https"):
-            raise UnsafeURL(f"refused scheme {parts.scheme!r}")
-        host = parts.hostname or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host,
-                parts.port or (443 if parts.scheme == "https" else 80),
-                type=socket.SOCK_STREAM,
-            )
-        except socket.gaierror:
-            return None  # let the download fail and be recorded as a DNS error
-        for info in infos:
-            address = info[4][0]
-            if unsafe_address(address):
-                raise UnsafeURL(
-                    f"refused {host}: resolves to non-public address {address} "
-                    "(set CITECACHE_ALLOW_PRIVATE=1 to allow)"
-                )
-        return None
+        await check_url_safety_async(request.url, hint=ALLOW_PRIVATE_HINT)
 
 
 class MirrorMiddleware:
@@ -85,3 +66,43 @@ class MirrorMiddleware:
         original = response.url[len(self.mirror) + 1 :]
         scheme = request.meta.get("mirror_scheme", "https")
         return response.replace(url=f"{scheme}://{original}")
+
+
+class TooManyRedirects(IgnoreRequest):
+    """More redirects than REDIRECT_MAX_TIMES, a redirect loop most of the time."""
+
+
+class BodyTooLarge(IgnoreRequest):
+    """The body inflated past DOWNLOAD_MAXSIZE while being decompressed (a gzip bomb).
+
+    A body that is too large on the wire fails with Scrapy's DownloadCancelledError.
+    """
+
+
+# Scrapy's redirect and compression middlewares give up with a plain IgnoreRequest, told
+# apart only by its message. These raise the same error as a type of its own; in Scrapy
+# 2.19 their process_response raises IgnoreRequest for nothing else.
+
+
+class TypedRedirectMiddleware(RedirectMiddleware):
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            raise TooManyRedirects(str(exc)) from exc
+
+
+class TypedMetaRefreshMiddleware(MetaRefreshMiddleware):
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            raise TooManyRedirects(str(exc)) from exc
+
+
+class TypedHttpCompressionMiddleware(HttpCompressionMiddleware):
+    def process_response(self, request, response):
+        try:
+            return super().process_response(request, response)
+        except IgnoreRequest as exc:
+            raise BodyTooLarge(str(exc)) from exc

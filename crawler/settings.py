@@ -108,20 +108,31 @@ HTTPERROR_ALLOW_ALL = True
 # per response to process items in parallel, a measurable share of the reactor's CPU.
 CONCURRENT_ITEMS = 1
 COOKIES_ENABLED = False
+# Both consoles run Python sent to a local port inside the crawl; an unattended cron
+# crawler needs neither. Scrapy 2.19's RemoteControl (on by default) also writes its port
+# and token to a job file under the user's profile (~/.local/state/scrapy/job_files).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 DNSCACHE_ENABLED = True
-REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 LOG_LEVEL = os.environ.get("CITECACHE_LOG_LEVEL", "INFO")
 # Retried and redirected requests are not duplicates of ours; every task is fetched once.
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"
 
+# Ours replace Scrapy's at the same priority. The Typed* ones raise their giving-up
+# IgnoreRequest as a type of its own, which the spider records without reading messages.
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.MirrorMiddleware": 40,
+    "crawler.middlewares.SafeURLMiddleware": 50,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.robots.SharedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.retry.BackoffRetryMiddleware": 550,
-    "crawler.middlewares.MirrorMiddleware": 40,
-    "crawler.middlewares.SafeURLMiddleware": 50,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.TypedMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.TypedHttpCompressionMiddleware": 590,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.TypedRedirectMiddleware": 600,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 300,

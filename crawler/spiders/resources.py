@@ -33,9 +33,11 @@ from twisted.python.failure import Failure
 
 from crawler.downloader import RunDeadline
 from crawler.items import FetchedPage
-from crawler.middlewares import UnsafeURL
+from crawler.middlewares import BodyTooLarge, TooManyRedirects
+from crawler.robots import ForbiddenByRobots
 from storage import FetchTask, iso, utc_now
 from storage.ids import host_of
+from storage.urlsafety import UnsafeURL
 
 
 class ResourcesSpider(scrapy.Spider):
@@ -186,22 +188,22 @@ def _classify_failure(failure: Failure) -> tuple[str, str]:
     """The outcome name and a one-line reason for a request that got no usable response."""
     exc = failure.value
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, UnsafeURL):
+    if failure.check(UnsafeURL):
         return "unsafe_url", text
-    if "max redirections" in text:
+    if failure.check(TooManyRedirects):
         return "redirect_loop", "redirect loop, or more redirects than REDIRECT_MAX_TIMES"
-    if "DOWNLOAD_MAXSIZE" in text or "max size" in text:
-        return "too_large", text  # also a compressed body that inflates past the cap
-    if isinstance(exc, IgnoreRequest):
-        if "robots.txt" in text:
-            return "blocked_by_robots", "forbidden by robots.txt"
+    if failure.check(BodyTooLarge, DownloadCancelledError):
+        # Scrapy cancels a download past DOWNLOAD_MAXSIZE; BodyTooLarge is a compressed
+        # body that inflates past it.
+        return "too_large", text
+    if failure.check(ForbiddenByRobots):
+        return "blocked_by_robots", "forbidden by robots.txt"
+    if failure.check(IgnoreRequest):
         return "error", f"ignored: {text}"
     if failure.check(CannotResolveHostError, DNSLookupError):
         return "dns_error", text
     if failure.check(DownloadTimeoutError, TimeoutError, TCPTimedOutError):
         return "timeout", f"timed out: {text}"
-    if failure.check(DownloadCancelledError):
-        return "too_large", text
     if failure.check(
         DownloadConnectionRefusedError,
         DownloadFailedError,
