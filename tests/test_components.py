@@ -562,6 +562,11 @@ def test_an_exception_is_retried_after_a_backoff_and_other_answers_pass(slept):
 # -- PoliteDownloader ---------------------------------------------------------------------
 
 
+# These downloaders never download: without handlers they open no HTTP client session
+# (Scrapy's aiohttp handler would leave one unclosed, which pytest reports).
+NO_HANDLERS = {"DOWNLOAD_HANDLERS": {"http": None, "https": None}}
+
+
 def queue(slot: Slot, n: int) -> list[Deferred]:
     """Put ``n`` requests in the slot's queue as Scrapy's downloader does; their Deferreds."""
     deferreds = []
@@ -575,7 +580,7 @@ def sends(downloader_cls, n: int, limit: int) -> tuple[int, int]:
     """Queue ``n`` requests for one host; (sent at once, counted as transferring)."""
 
     async def fill_slots():
-        downloader = downloader_cls(get_crawler(Spider))
+        downloader = downloader_cls(get_crawler(Spider, NO_HANDLERS))
         started = []
 
         async def download(slot, request, queue_dfd):
@@ -599,7 +604,9 @@ def test_polite_downloader_counts_a_request_the_moment_it_leaves_the_queue():
 
 
 def test_after_the_deadline_queued_requests_fail_unsent():
-    downloader = PoliteDownloader(get_crawler(Spider, {"CITECACHE_MAX_RUNTIME": 3600}))
+    downloader = PoliteDownloader(
+        get_crawler(Spider, {**NO_HANDLERS, "CITECACHE_MAX_RUNTIME": 3600})
+    )
     assert downloader.deadline == pytest.approx(monotonic() + 3600, abs=5)
     downloader.deadline = monotonic() - 1  # the hour has passed
     slot = Slot(concurrency=2, delay=0, jitter=0)
@@ -613,7 +620,7 @@ def test_after_the_deadline_queued_requests_fail_unsent():
 
 
 def test_no_deadline_without_a_max_runtime():
-    assert PoliteDownloader(get_crawler(Spider)).deadline is None
+    assert PoliteDownloader(get_crawler(Spider, NO_HANDLERS)).deadline is None
 
 
 @pytest.mark.parametrize(
@@ -623,13 +630,13 @@ def test_polite_downloader_refuses_to_start_without_the_internals_it_patches(mon
     owner, name = missing.split(".")
     monkeypatch.delattr({"Downloader": Downloader, "Slot": Slot}[owner], name)
     with pytest.raises(RuntimeError, match=f"private Scrapy names .*{missing}"):
-        PoliteDownloader(get_crawler(Spider))
+        PoliteDownloader(get_crawler(Spider, NO_HANDLERS))
 
 
 def test_polite_downloader_names_a_missing_private_helper(monkeypatch):
     monkeypatch.setattr(crawler.downloader, "_schedule_coro", None)
     with pytest.raises(RuntimeError, match=r"scrapy\.utils\.defer\._schedule_coro"):
-        PoliteDownloader(get_crawler(Spider))
+        PoliteDownloader(get_crawler(Spider, NO_HANDLERS))
 
 
 # -- CrawlProgress ------------------------------------------------------------------------
