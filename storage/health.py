@@ -48,7 +48,7 @@ class HealthPolicy:
         labels = host.split(".")
         for i in range(len(labels) - 1):
             found = self.ttl_overrides.get("domain:" + ".".join(labels[i:]))
-            if found:
+            if found is not None:  # a zero TTL is falsy but still an override
                 return found
         for key in (f"venue:{venue_id}", f"type:{type_}"):
             if key in self.ttl_overrides:

@@ -12,11 +12,18 @@ import secrets
 import string
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from w3lib.url import canonicalize_url
+
 STABLE_ID_PREFIX = "sid_"
 STABLE_ID_LENGTH = 10
 _STABLE_ALPHABET = string.ascii_letters + string.digits
 _STABLE_RE = re.compile(r"^(?:sid_)?([A-Za-z0-9]{10})$")
 _ID_RE = re.compile(r"^(?:kb-)?[0-9a-f]{16}$")
+_ESCAPE_RE = re.compile(r"%[0-9a-fA-F]{2}")
+# Parts that canonicalize_url leaves as they are (no escapes, non-ASCII, dot segments or ";").
+_PLAIN_HOST_RE = re.compile(r"[a-z0-9.-]+\Z")
+_PLAIN_PATH_RE = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,=:@/]*\Z")
+_PLAIN_FRAGMENT_RE = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,=:@/;?]*\Z")
 
 # Query parameters that only track the click, never select the content.
 TRACKING_PARAMS = frozenset(
@@ -101,24 +108,73 @@ def url_key(url: str) -> str:
     Lower-cased host without ``www.``, no scheme, no default port, no trailing
     slash, tracking parameters removed, remaining parameters sorted. The fragment
     stays: the wiki registers ``/research#safety`` and ``/research`` as two sources.
-    Two URLs with the same key are taken to name the same source.
+    Hosts are IDNA-encoded (``bücher.de`` = ``xn--bcher-kva.de``); path and fragment
+    are percent-encoded as UTF-8 with upper-case escapes (``café`` = ``caf%c3%a9`` =
+    ``caf%C3%A9``) and the path's dot segments resolved, as w3lib's canonicalize_url
+    does. Two URLs with the same key are taken to name the same source.
+
+    Stored keys must be recomputed (a migration, see m005) whenever this changes.
     """
+    host, port, path, query, fragment = _key_parts(url)
+    # Refine the parts rather than canonicalize the raw URL: the key is then a function
+    # of the pre-m005 key, so URLs that met before still meet. IPv6 hosts stay as they were.
+    if host and ":" not in host:
+        host, path, fragment = _canonical_parts(host, path, fragment)
+    if port:
+        host = f"{host}:{port}"
+    return urlunsplit(("", host, path, query, fragment)).lstrip("/")
+
+
+def _key_parts(url: str) -> tuple[str, str, str, str, str]:
+    """Host, non-default port, path, query and fragment by the rules of keys before m005."""
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower().rstrip(".")
     if host.startswith("www."):
         host = host[4:]
     port = parts.port
-    if port and not (
-        parts.scheme == "http" and port == 80 or parts.scheme == "https" and port == 443
-    ):
-        host = f"{host}:{port}"
-    path = parts.path or "/"
-    path = path.rstrip("/") or ""
+    if not port or (parts.scheme, port) in (("http", 80), ("https", 443)):
+        port = None
+    path = parts.path.rstrip("/")
+    # parse_qsl decodes and urlencode re-encodes, so the query's escapes (case,
+    # non-ASCII, + or %20) are already normalized here.
     query = [
         (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
     ]
     query.sort()
-    return urlunsplit(("", host, path, urlencode(query), parts.fragment)).lstrip("/")
+    return host, str(port or ""), path, urlencode(query), parts.fragment
+
+
+def _canonical_parts(host: str, path: str, fragment: str) -> tuple[str, str, str]:
+    # Most cited URLs are plain ASCII that canonicalize_url would return unchanged;
+    # skipping it for them keeps url_key about as fast as before (tests check the shortcut).
+    if (
+        _PLAIN_HOST_RE.match(host)
+        and _PLAIN_PATH_RE.match(path)
+        and "/." not in path
+        and _PLAIN_FRAGMENT_RE.match(fragment)
+    ):
+        return host, path, fragment
+    return _w3lib_parts(host, path, fragment)
+
+
+def _w3lib_parts(host: str, path: str, fragment: str) -> tuple[str, str, str]:
+    try:
+        canonical = canonicalize_url(f"http://{host}{path}#{fragment}", keep_fragments=True)
+    except ValueError:  # e.g. a host that NFKC turns into URL delimiters: keep it as is
+        return host, path, fragment
+    # canonical is "http://HOST/PATH[#FRAGMENT]" with a non-empty path.
+    rest = canonical[len("http://") :]
+    slash = rest.index("/")
+    new_host, (new_path, _, new_fragment) = rest[:slash], rest[slash:].partition("#")
+    if not host.isascii():
+        # NFKC and IDNA can turn "ｗｗｗ.x。" into "www.x.": apply the host rules again.
+        new_host = new_host.rstrip(".")
+        new_host = new_host[4:] if new_host.startswith("www.") else new_host
+    # canonicalize_url upper-cases escapes in the path only.
+    if "%" in new_fragment:
+        new_fragment = _ESCAPE_RE.sub(lambda m: m.group().upper(), new_fragment)
+    # Dot segments can leave a trailing slash ("/a/b/.." is "/a/").
+    return new_host, new_path.rstrip("/"), new_fragment
 
 
 def host_of(url: str) -> str:

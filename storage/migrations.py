@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from . import ids  # not store: store imports this module
+
 migrations = Migrations("citecache")
+logger = logging.getLogger(__name__)
 
 
 @migrations()
@@ -229,8 +234,55 @@ def m004_link_health(db: Database) -> None:
 
 
 @migrations()
+def m005_url_keys_on_w3lib(db: Database) -> None:
+    # url_key now meets IDN hosts, non-ASCII paths and escape case (storage/ids.py);
+    # stored keys were made by the old function and would miss those variants. Exact
+    # URLs and url aliases resolve without the key, so they find what they found before.
+    recompute_url_keys(db)
+
+
+@migrations()
 def m006_request_claims(db: Database) -> None:
     # Which run (storage.lock.FetchRun) claimed a running request: only a request whose
     # run is gone is put back in the queue.
     db.execute("ALTER TABLE refetch_requests ADD COLUMN claimed_by TEXT")
     db.execute("CREATE INDEX refetch_requests_claimed ON refetch_requests(claimed_by)")
+
+
+def recompute_url_keys(db: Database) -> int:
+    """Store ``ids.url_key(url)`` for every resource; returns how many keys changed.
+
+    For migrations: append one that calls this whenever url_key changes.
+    """
+    changes = []
+    for rowid, url, stored in db.execute("SELECT rowid, url, url_key FROM resources"):
+        try:
+            key = ids.url_key(url)
+        except ValueError:
+            continue  # a URL the new rules refuse keeps the key it had
+        if key != stored:
+            changes.append((key, rowid))
+    db.conn.executemany("UPDATE resources SET url_key = ? WHERE rowid = ?", changes)
+    if changes:
+        _warn_about_shared_keys(db, {key for key, _ in changes})
+    return len(changes)
+
+
+def _warn_about_shared_keys(db: Database, keys: set[str]) -> None:
+    # Resources registered under URLs that now meet share a key: an operator should know
+    # that a variant of the newer one now finds the older one.
+    shared = [
+        (key, count)
+        for key, count in db.execute(
+            "SELECT url_key, count(*) FROM resources GROUP BY url_key HAVING count(*) > 1"
+        )
+        if key in keys
+    ]
+    if shared:
+        examples = ", ".join(f"{key} ({count})" for key, count in shared[:5])
+        logger.warning(
+            "%d URL key(s) now shared by several resources, e.g. %s: a variant URL finds "
+            "the oldest of them, each still resolves by its exact URL.",
+            len(shared),
+            examples,
+        )
