@@ -24,6 +24,7 @@ test: $(BIN)/citecache
 lint: $(BIN)/citecache
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(BIN)/citecache
 	$(BIN)/ruff format .

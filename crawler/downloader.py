@@ -28,7 +28,7 @@ from scrapy.utils.asyncio import call_later
 try:
     from scrapy.utils.defer import _schedule_coro
 except ImportError:  # reported by check_scrapy_internals()
-    _schedule_coro = None
+    _schedule_coro = None  # type: ignore[assignment]
 
 # The private names _process_queue below relies on, as of Scrapy 2.19.
 DOWNLOADER_INTERNALS = ("_process_queue", "_latercall", "_wait_for_download")

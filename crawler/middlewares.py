@@ -82,10 +82,12 @@ class BodyTooLarge(IgnoreRequest):
 # Scrapy's redirect and compression middlewares give up with a plain IgnoreRequest, told
 # apart only by its message. These raise the same error as a type of its own; in Scrapy
 # 2.19 their process_response raises IgnoreRequest for nothing else.
+# (type: ignore[override] below and in retry.py, robots.py: Scrapy 2.19 calls components
+# without the deprecated ``spider`` argument, which its base classes still declare.)
 
 
 class TypedRedirectMiddleware(RedirectMiddleware):
-    def process_response(self, request, response):
+    def process_response(self, request, response):  # type: ignore[override]
         try:
             return super().process_response(request, response)
         except IgnoreRequest as exc:
@@ -93,7 +95,7 @@ class TypedRedirectMiddleware(RedirectMiddleware):
 
 
 class TypedMetaRefreshMiddleware(MetaRefreshMiddleware):
-    def process_response(self, request, response):
+    def process_response(self, request, response):  # type: ignore[override]
         try:
             return super().process_response(request, response)
         except IgnoreRequest as exc:
@@ -101,7 +103,7 @@ class TypedMetaRefreshMiddleware(MetaRefreshMiddleware):
 
 
 class TypedHttpCompressionMiddleware(HttpCompressionMiddleware):
-    def process_response(self, request, response):
+    def process_response(self, request, response):  # type: ignore[override]
         try:
             return super().process_response(request, response)
         except IgnoreRequest as exc:

@@ -14,6 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from scrapy.utils.misc import load_object
 
 from crawler import extract_worker
+from crawler.frontier import ResultSink
 from crawler.items import FetchedPage
 from storage import FetchResult
 
@@ -31,8 +32,10 @@ class ExtractPipeline:
         self.workers = workers
         self.max_pending = max_pending
         self.stats = stats
+        # The pool starts with the first page to extract: a re-crawl that only meets
+        # 304s and failures never pays for it.
         self.pool: ProcessPoolExecutor | None = None
-        self._slots: asyncio.Semaphore | None = None
+        self._slots = asyncio.Semaphore(max_pending)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -50,11 +53,6 @@ class ExtractPipeline:
         for _ in range(self.workers):
             pool.submit(extract_worker.warm_up)
         return pool
-
-    def open_spider(self):
-        # The pool starts with the first page to extract: a re-crawl that only meets
-        # 304s and failures never pays for it.
-        self._slots = asyncio.Semaphore(self.max_pending)
 
     def close_spider(self):
         if self.pool:
@@ -165,10 +163,9 @@ class StorePipeline:
         self.interval = interval
         self.stats = stats
         self.buffer: list[FetchResult] = []
-        self.sink = None
+        self.sink: ResultSink | None = None
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="citecache-writer")
         self._last_flush = time.monotonic()
-        self._pending_write: asyncio.Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -205,15 +202,17 @@ class StorePipeline:
             self.stats.inc_value(f"citecache/status/{status}")
 
     def _write(self, batch: list[FetchResult]) -> list[str]:
+        sink = self.sink
+        assert sink is not None, "open_spider() opens the sink"
         try:
-            statuses = self.sink.write(batch)
+            statuses = sink.write(batch)
         except Exception:
             # One bad result must not lose the batch: store them one by one.
             logger.exception("batch write failed; writing %d results one by one", len(batch))
             statuses = []
             for result in batch:
                 try:
-                    statuses += self.sink.write([result])
+                    statuses += sink.write([result])
                 except Exception:
                     logger.exception("could not store the result for %s", result.url)
                     statuses.append("store_error")
@@ -222,5 +221,6 @@ class StorePipeline:
 
     async def close_spider(self):
         await self.flush()
-        self.writer.submit(self.sink.close).result()
+        if self.sink is not None:
+            self.writer.submit(self.sink.close).result()
         self.writer.shutdown(wait=True)

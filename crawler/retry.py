@@ -48,7 +48,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         delay = max(backoff, asked or 0.0)
         return None if delay > self.max_delay else delay
 
-    async def process_response(self, request, response):
+    async def process_response(self, request, response):  # type: ignore[override]
         if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:
             return response
         asked = retry_after_seconds(response.headers.get("Retry-After"))
@@ -64,7 +64,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         await asyncio.sleep(delay)
         return retry
 
-    async def process_exception(self, request, exception):
+    async def process_exception(self, request, exception):  # type: ignore[override]
         if request.meta.get("dont_retry") or not isinstance(exception, self.exceptions_to_retry):
             return None
         delay = self.delay_for(request, None)

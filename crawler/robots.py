@@ -43,7 +43,7 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         if not isinstance(getattr(self, "_parsers", None), dict):
             raise _internals_changed("is missing or not a dict")
 
-    async def process_request(self, request):
+    async def process_request(self, request):  # type: ignore[override]
         try:
             await super().process_request(request)
         except IgnoreRequest as exc:

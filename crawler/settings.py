@@ -25,9 +25,9 @@ CITECACHE_ALLOW_PRIVATE = os.environ.get("CITECACHE_ALLOW_PRIVATE", "") in ("1",
 """Allow fetching private, loopback and link-local addresses (tests, intranets)."""
 CITECACHE_CRAWL_MODE = "due"
 """Which resources a crawl takes: due | all (the CLI's --due / --all)."""
-CITECACHE_CRAWL_REFS = []
+CITECACHE_CRAWL_REFS: list[str] = []
 """Explicit ids or URLs to fetch (the CLI's --url and refetch); overrides the mode."""
-CITECACHE_REQUEST_IDS = []
+CITECACHE_REQUEST_IDS: list[int] = []
 """Editor re-fetch requests to serve now (refetch); overrides mode and refs."""
 CITECACHE_RUN_ID = ""
 """This run's id (storage.lock.FetchRun), stamped on the editor requests it claims; the
@@ -52,7 +52,7 @@ CITECACHE_MIRROR_URL = os.environ.get("CITECACHE_MIRROR_URL", "")
 """Fetch everything from a local mirror laid out as MIRROR/host/path (offline runs)."""
 CITECACHE_TTL_DAYS = 30
 """Days between successful checks of a source (jittered by 10%)."""
-CITECACHE_TTL_OVERRIDES = {}
+CITECACHE_TTL_OVERRIDES: dict[str, float] = {}
 """Days per ``domain:HOST``, ``venue:ID`` or ``type:TYPE``, e.g. {"type:paper": 180}."""
 CITECACHE_DEAD_AFTER = 3
 """Gone answers (404, 410, DNS failure) needed before a source counts as dead..."""
