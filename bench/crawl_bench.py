@@ -176,7 +176,7 @@ def _warm(kind: str) -> None:
 
 def _extract_one(kind: str, html: bytes, url: str | None) -> bool:
     if kind == "extract":
-        from crawler.extraction import extract
+        from extraction import extract
 
         return bool(extract(html, url).text)
     import trafilatura

@@ -8,10 +8,10 @@ import zlib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.boilerplate import clean_paragraphs, is_boilerplate
-from crawler.encoding import decode_html
-from crawler.extraction import Extracted, extract
-from crawler.pdf import extract_pdf, is_pdf
+from extraction import Extracted, extract
+from extraction.boilerplate import clean_paragraphs, is_boilerplate
+from extraction.charset import decode_html
+from extraction.pdf import extract_pdf, is_pdf
 
 PROSE = (
     "Die Bürger der Stadt haben über die Zukunft des Bahnhofs abgestimmt. "

@@ -3,7 +3,7 @@
 Pure and process-safe: no I/O, no Scrapy. The crawl runs it in worker processes.
 Stages: PDF detection (crawler/pdf.py) -> charset (crawler/encoding.py) -> one lxml
 parse shared by all stages -> metadata with provenance (crawler/metadata.py) ->
-platform rule (crawler/extract_rules.py) -> trafilatura on the rule's article container
+platform rule (crawler/rules.py) -> trafilatura on the rule's article container
 or the whole page -> boilerplate paragraphs dropped (crawler/boilerplate.py) -> status
 (crawler/page_status.py). See docs/extraction.md for the measured quality and cost.
 """
@@ -24,8 +24,8 @@ from trafilatura.settings import Extractor
 from trafilatura.utils import load_html
 from trafilatura.xml import xmltotxt
 
-from crawler import boilerplate, extract_rules, metadata, page_status, pdf
-from crawler.encoding import decode_html
+from extraction import boilerplate, metadata, page_status, pdf, rules
+from extraction.charset import decode_html
 
 # Built once: trafilatura re-reads its config for every call that does not pass one.
 # Comments off: they are not the cited text. Metadata off: crawler/metadata.py reads it
@@ -128,7 +128,7 @@ def _extract(raw: str | bytes, url: str | None) -> Extracted:
     if tree is None:
         return Extracted(charset=charset, failure_reason="not an HTML document")
     meta = metadata.page_metadata(tree, url)
-    rule = extract_rules.find_rule(tree, url)
+    rule = rules.find_rule(tree, url)
     body = None
     if rule is not None:
         body = _rule_body(rule, tree, url)
@@ -152,7 +152,7 @@ def _extract(raw: str | bytes, url: str | None) -> Extracted:
     metadata.find_date(tree, url, meta)
     metadata.find_byline_author(tree, meta)
     status, status_reason = page_status.page_status(
-        html, tree, raw_text, rule is not None and extract_rules.is_paywalled(rule, tree)
+        html, tree, raw_text, rule is not None and rules.is_paywalled(rule, tree)
     )
     result = Extracted(
         text=text,
@@ -229,11 +229,11 @@ def _drop_link_tail(body: Any) -> None:
     strip_tags(body, "ref")
 
 
-def _rule_body(rule: extract_rules.Rule, tree: HtmlElement, url: str | None) -> Any:
+def _rule_body(rule: rules.Rule, tree: HtmlElement, url: str | None) -> Any:
     """Extract from the rule's article container with its chrome pruned; None to fall back."""
     work = deepcopy(tree)
-    extract_rules.prune(rule, work)
-    node = extract_rules.content_node(rule, work)
+    rules.prune(rule, work)
+    node = rules.content_node(rule, work)
     if node is None:
         return _trafilatura_body(work, url)
     page = fromstring("<html><body></body></html>")
@@ -248,11 +248,11 @@ def _apply_metadata(
     result: Extracted,
     meta: metadata.Metadata,
     url: str | None,
-    rule: extract_rules.Rule | None,
+    rule: rules.Rule | None,
     tree: HtmlElement,
 ) -> None:
     sources = dict(meta.sources)
-    title = extract_rules.rule_title(rule, tree) if rule is not None else None
+    title = rules.rule_title(rule, tree) if rule is not None else None
     if title and sources.get("title") != "citation":
         result.title, sources["title"] = title, f"rule:{rule.name}"  # type: ignore[union-attr]
     elif sources.get("title") in ("html", "opengraph", "meta", "json-ld"):
