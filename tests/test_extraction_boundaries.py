@@ -1,6 +1,12 @@
-"""extraction/ stands alone: the bot-challenge markers it shares with the spider."""
+"""extraction/ stands alone: what importing it (and storage/) loads, and the bot-challenge
+markers it shares with the spider."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from scrapy.http import HtmlResponse
@@ -9,6 +15,40 @@ from crawler.spiders.resources import _judge_error_page
 from extraction import extract
 from extraction.page_status import challenge_reason
 from tests.mockserver import CHALLENGE_PAGE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _loaded_after(code: str, packages: tuple[str, ...]) -> list[str]:
+    """The top-level ``packages`` in sys.modules after running ``code`` in a fresh process."""
+    probe = (
+        code
+        + "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return [name for name in json.loads(out.splitlines()[-1]) if name in packages]
+
+
+def test_extraction_loads_no_scrapy_or_twisted():
+    # extract() too, not just the import: readability, pypdf and htmldate load lazily
+    code = (
+        "from extraction import extract\n"
+        "extract(b'<html><body><article><p>' + b'word ' * 80 + b'</p></article></body></html>')\n"
+        "extract(b'%PDF-1.4 truncated')\n"
+    )
+    assert _loaded_after(code, ("scrapy", "twisted")) == []
+
+
+def test_storage_loads_no_scrapy_or_trafilatura():
+    code = (
+        "import importlib, pkgutil, storage\n"
+        "for m in pkgutil.iter_modules(storage.__path__):\n"
+        "    importlib.import_module('storage.' + m.name)\n"
+    )
+    assert _loaded_after(code, ("scrapy", "twisted", "trafilatura", "extraction")) == []
+
 
 AKAMAI_DENIED = (
     "<HTML><HEAD>\n<TITLE>Access Denied</TITLE>\n</HEAD><BODY>\n<H1>Access Denied</H1>\n"
