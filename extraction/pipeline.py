@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import unicodedata
 
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
 from extraction import boilerplate, main_text, metadata, page_status, pdf, rules
 from extraction.charset import decode_html
 from extraction.extracted import Extracted, fill_metadata, from_pdf
+
+# libxml2 nests elements at most this deep and silently drops what lies deeper; a page
+# whose article sits below that comes out empty, and the reason should say so.
+PARSER_MAX_DEPTH = 256
+_TOO_DEEP = XPath(f"boolean(//*[count(ancestor::*) >= {PARSER_MAX_DEPTH - 1}])")
 
 
 def extract(html: str | bytes, url: str | None = None) -> Extracted:
@@ -53,7 +59,7 @@ def _extract(raw: str | bytes, url: str | None) -> Extracted:
         charset=charset,
         platform=rule.name if rule else None,
         page_status=status,
-        failure_reason=status_reason or (None if text else "no main text found"),
+        failure_reason=status_reason or (None if text else _no_text_reason(tree)),
     )
     fill_metadata(result, meta, url, rule, tree)
     return result
@@ -84,6 +90,12 @@ def _main_text(
         if len(cleaned) >= max(main_text.SECOND_OPINION_BELOW, 2 * len(text)):
             paragraphs, text = second_opinion, cleaned
     return paragraphs, text
+
+
+def _no_text_reason(tree: HtmlElement) -> str:
+    if _TOO_DEEP(tree):
+        return f"no main text found (markup nested over {PARSER_MAX_DEPTH} levels deep, cut there)"
+    return "no main text found"
 
 
 def _cleaned(paragraphs: list[str]) -> str:
