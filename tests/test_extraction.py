@@ -317,6 +317,17 @@ def test_jsonld_graph_and_news_type():
     assert result.metadata_sources["title"] == "json-ld"
 
 
+def test_sloppy_jsonld_is_read():
+    # a CDATA comment wrapper and a trailing comma, as some CMSs write JSON-LD
+    head = """<script type="application/ld+json">//<![CDATA[
+      {"@type": "BlogPosting", "headline": "Sloppy But Readable",
+       "author": {"name": "Kim Lee"},}
+    //]]></script>"""
+    result = extract(_page(_article(PROSE), head), "https://blog.example/p")
+    assert (result.title, result.authors) == ("Sloppy But Readable", ["Kim Lee"])
+    assert result.metadata_sources["title"] == "json-ld"
+
+
 def test_title_tag_site_suffix_dropped_and_date_from_htmldate():
     html = (
         "<html lang='de-DE'><head><title>Neue Brücke für die Altstadt | Stadtblatt</title>"
