@@ -2,8 +2,8 @@
 
 In one run, over the same corpus of real pages served by nginx on 127.0.0.1:
 
-  (c) ceiling  trafilatura extraction alone in N processes, no network: the same
-               ``bare_extraction`` call as crawler/extraction.py, and ``extract()`` itself;
+  (c) ceiling  trafilatura extraction alone in N processes, no network: plain
+               ``bare_extraction`` (trafilatura's defaults), and citecache's ``extract()``;
   (a) inline   a plain Scrapy spider that extracts in its callback (bench/inline_spider.py);
   (b) citecache  ``citecache import`` then a timed ``citecache crawl --all`` on a fresh DB.
 
@@ -176,7 +176,7 @@ def _warm(kind: str) -> None:
 
 def _extract_one(kind: str, html: bytes, url: str | None) -> bool:
     if kind == "extract":
-        from crawler.extraction import extract
+        from extraction import extract
 
         return bool(extract(html, url).text)
     import trafilatura

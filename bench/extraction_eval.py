@@ -133,7 +133,7 @@ def load_fixtures(directory: Path = FIXTURES) -> list[Page]:
 
 
 def _citecache(content: bytes, url: str) -> str:
-    from crawler.extraction import extract
+    from extraction import extract
 
     return extract(content, url).text
 
@@ -171,7 +171,7 @@ CANDIDATES: dict[str, Callable[[bytes, str], str]] = {
 
 
 def _meta_citecache(content: bytes, url: str) -> dict:
-    from crawler.extraction import extract
+    from extraction import extract
 
     result = extract(content, url)
     return {"title": result.title, "date": result.published, "author": "; ".join(result.authors)}

@@ -6,7 +6,7 @@ normalization and hashing. Arguments and result are plain picklable values.
 
 from __future__ import annotations
 
-from crawler.extraction import extract
+from extraction import extract
 from storage.previews import content_hash
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from trafilatura.utils import load_html
 
-from crawler.extract_rules import find_rule
-from crawler.extraction import extract
+from extraction import extract
+from extraction.rules import find_rule
 
 PAGES = Path(__file__).parent / "pages" / "extraction"
 EXPECTED = json.loads((PAGES / "expected.json").read_text())

@@ -35,6 +35,7 @@ from crawler.downloader import RunDeadline
 from crawler.items import FetchedPage
 from crawler.middlewares import BodyTooLarge, TooManyRedirects
 from crawler.robots import ForbiddenByRobots
+from extraction.page_status import challenge_reason
 from storage import FetchTask, iso, utc_now
 from storage.ids import host_of
 from storage.urlsafety import UnsafeURL
@@ -134,26 +135,14 @@ class ResourcesSpider(scrapy.Spider):
         return content_type.startswith(self.html_types)
 
 
-# Markers of bot challenges and access-denied walls (Cloudflare, Akamai, Sucuri, DDoS-Guard).
-CHALLENGE_MARKERS = (
-    b"cf-chl",
-    b"challenge-platform",
-    b"Just a moment...",
-    b"Attention Required! | Cloudflare",
-    b"Checking your browser",
-    b"Access Denied</title>",
-    b"sucuri_cloudproxy",
-    b"ddos-guard",
-)
-
-
 def _judge_error_page(response: Response) -> tuple[str, str]:
     """Outcome and reason for a 4xx/5xx answer."""
     status = response.status
-    head = response.body[:20_000]
-    if status in (403, 429, 503) and any(marker in head for marker in CHALLENGE_MARKERS):
+    # the challenge markers are extraction's (page_status), shared with 200 pages
+    challenge = challenge_reason(response.body) if status in (403, 429, 503) else None
+    if challenge:
         server = _header(response, "Server") or "the server"
-        return "blocked", f"HTTP {status}: bot challenge from {server}"
+        return "blocked", f"HTTP {status}: bot challenge from {server} ({challenge})"
     if status == 429:
         return "http_error", "HTTP 429: rate limited (retries exhausted)"
     return "http_error", f"HTTP {status}"

@@ -1,11 +1,15 @@
 """Is a page an article, a paywall or a block page: ``page_status(...) -> (status, reason)``.
 
 Judged on the content itself (the crawl also sees HTTP codes): bot challenges and
-access-denied pages are "blocked", subscriber walls are "paywalled".
+access-denied pages are "blocked", subscriber walls are "paywalled". The markers of bot
+challenges live here only: ``challenge_reason(raw)`` applies them to the raw body of an
+error answer, for the spider (crawler/spiders/resources.py), which judges those before
+any extraction.
 """
 
 from __future__ import annotations
 
+import html as html_entities
 import re
 
 from lxml.html import HtmlElement
@@ -24,7 +28,10 @@ _BLOCK_TITLE = re.compile(
     re.I,
 )
 _BLOCK_MARKUP = re.compile(
-    r"cf-browser-verification|cf_chl_opt|challenge-platform/h/|_Incapsula_Resource|"
+    # Cloudflare; not the bare "challenge-platform": its /cdn-cgi/challenge-platform/scripts/
+    # bot-detection script is on ordinary pages too, only /h/ serves challenges
+    r"cf-browser-verification|cf_chl_opt|cf-chl|challenge-platform/h/|"
+    r"_Incapsula_Resource|sucuri_cloudproxy|ddos-guard|"
     # not g-recaptcha / hcaptcha: comment and contact forms embed them on ordinary articles
     r"captcha-delivery\.com|px-captcha|distil_r_captcha|/_sec/cp_challenge",
     re.I,
@@ -52,6 +59,11 @@ _PAYWALL_TEXT = re.compile(
     re.I,
 )
 _NOT_FREE = re.compile(r'"isAccessibleForFree"\s*:\s*"?(false|False)"?')
+_TITLE_TAG = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
+# How far into the markup the challenge markers and (when there is no text) phrases are
+# searched: challenge pages are small, and a page's head must not cost a full scan.
+_MARKUP_SCAN = 200_000
+_TEXT_SCAN = 50_000
 
 
 def page_status(
@@ -62,14 +74,9 @@ def page_status(
     if tree is not None:
         title = " ".join(tree.xpath("//head/title//text()")).strip()
     if len(text) < BLOCK_MAX_TEXT:
-        if _BLOCK_TITLE.match(title):
-            return "blocked", f"block page title: {title[:80]!r}"
-        match = _BLOCK_MARKUP.search(html[:200000]) if len(text) < 500 else None
-        if match:
-            return "blocked", f"bot challenge markup: {match.group(0)}"
-        match = _BLOCK_TEXT.search(text or html[:50000])
-        if match:
-            return "blocked", f"block page text: {match.group(0)[:80]!r}"
+        reason = _block_reason(title, html if len(text) < 500 else "", text)
+        if reason:
+            return "blocked", reason
     if rule_paywall:
         return "paywalled", "platform paywall marker"
     tail = text[-1500:]
@@ -85,3 +92,29 @@ def page_status(
         if match or len(text) < 1000:
             return "paywalled", "isAccessibleForFree: false"
     return "ok", None
+
+
+def challenge_reason(raw: bytes) -> str | None:
+    """Why a raw response body is a bot challenge or access-denied page, else None.
+
+    For the body of a 403, 429 or 503 answer, judged before (and without) extraction:
+    the title, markup and text tests ``page_status`` applies to a page with no main text.
+    """
+    page = raw[:_MARKUP_SCAN].decode("utf-8", "replace")
+    match = _TITLE_TAG.search(page)
+    title = html_entities.unescape(match.group(1)).strip() if match else ""
+    return _block_reason(title, page, "")
+
+
+def _block_reason(title: str, html: str, text: str) -> str | None:
+    """The block-page marker found in the title, the markup or the text (the page's
+    own when ``text`` is empty), if any; ``html`` is "" to skip the markup test."""
+    if _BLOCK_TITLE.match(title):
+        return f"block page title: {title[:80]!r}"
+    match = _BLOCK_MARKUP.search(html[:_MARKUP_SCAN])
+    if match:
+        return f"bot challenge markup: {match.group(0)}"
+    match = _BLOCK_TEXT.search(text or html[:_TEXT_SCAN])
+    if match:
+        return f"block page text: {match.group(0)[:80]!r}"
+    return None
