@@ -70,16 +70,16 @@ def decode_html(raw: bytes, http_charset: str | None = None) -> tuple[str, str]:
     if len(_NON_ASCII.findall(text)) - bad >= UTF8_MAJORITY * bad:
         return text, "utf-8"  # UTF-8 with a few stray bytes (a pasted ad snippet, a cut)
     candidates = [_normalize(http_charset) if http_charset else None, declared_charset(raw)]
-    for name in candidates:
-        if name and name != "utf-8":
+    for candidate in candidates:
+        if candidate and candidate != "utf-8":
             try:
-                return raw.decode(name), name
+                return raw.decode(candidate), candidate
             except (UnicodeDecodeError, LookupError):
                 continue
-    name = _guess(raw)
-    if name:
+    guessed = _guess(raw)
+    if guessed:
         try:
-            return raw.decode(name, errors="replace"), name
+            return raw.decode(guessed, errors="replace"), guessed
         except LookupError:
             pass
     return raw.decode("cp1252", errors="replace"), "cp1252"

@@ -81,7 +81,7 @@ def fill_metadata(
     elif sources.get("title") in ("html", "opengraph", "meta", "json-ld"):
         result.title = _headline_part(meta.title, tree) or _clean_title(
             meta.title,
-            meta.site_name or (rule and rule.site_name),
+            meta.site_name or (rule.site_name if rule else None),
             guess=sources.get("title") == "html",
         )
     else:

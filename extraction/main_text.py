@@ -75,7 +75,7 @@ def trafilatura_body(tree: HtmlElement, url: str | None, options: Extractor = FA
         document = trafilatura.bare_extraction(tree, url=url, options=options)
     except Exception:  # trafilatura raises bare ValueErrors on odd input
         return None
-    return None if document is None else document.body
+    return getattr(document, "body", None)  # a Document (a dict only with output_format)
 
 
 def readability_paragraphs(html: str, url: str | None) -> list[str]:
@@ -106,7 +106,7 @@ def _drop_link_tail(body: Any) -> None:
     A tail under a "References" / "Sources" / "Notes" heading is the article's own
     apparatus, not a list of teasers: for a cache of cited sources it stays.
     """
-    tail = []
+    tail: list[Any] = []
     for child in reversed(list(body)):
         text = "".join(child.itertext()).strip()
         if child.tag == "head" and _REFERENCES_HEADING.search(text):

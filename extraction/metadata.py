@@ -333,20 +333,24 @@ def _from_dublincore(meta: Metadata, tree: HtmlElement) -> None:
             values.setdefault(match.group(1).lower(), []).append(node.get("content"))
     if not values:
         return
-    meta.offer("title", (values.get("title") or [None])[0], "dublincore")
+
+    def first(*names: str) -> str | None:
+        return next((values[n][0] for n in names if values.get(n)), None)
+
+    meta.offer("title", first("title"), "dublincore")
     meta.offer("authors", _dedupe(values.get("creator", [])), "dublincore")
     meta.offer(
         "published",
-        (values.get("date") or values.get("issued") or values.get("created") or [None])[0],
+        first("date", "issued", "created"),
         "dublincore",
     )
     meta.offer(
         "description",
-        (values.get("description") or values.get("abstract") or [None])[0],
+        first("description", "abstract"),
         "dublincore",
     )
-    meta.offer("site_name", (values.get("publisher") or [None])[0], "dublincore")
-    meta.offer("language", (values.get("language") or [None])[0], "dublincore")
+    meta.offer("site_name", first("publisher"), "dublincore")
+    meta.offer("language", first("language"), "dublincore")
 
 
 def _from_plain_meta(meta: Metadata, tags: dict[str, list[str]]) -> None:

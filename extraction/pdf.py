@@ -6,6 +6,7 @@ import io
 import logging
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 # The spec allows junk before the header; readers look in the first 1024 bytes.
 _MAGIC = b"%PDF-"
@@ -59,7 +60,7 @@ def extract_pdf(raw: bytes) -> PdfContent:
         result = PdfContent(
             text=_clean("\n\n".join(t for t in texts if t.strip())), pages=len(pages)
         )
-        info = reader.metadata or {}
+        info: Any = reader.metadata or {}
     except Exception as exc:  # pypdf raises many types on damaged files
         return PdfContent(failure_reason=f"unreadable PDF: {exc!r}"[:300])
     title = _info_str(info, "/Title")

@@ -32,6 +32,7 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 
 from crawler.downloader import RunDeadline
+from crawler.frontier import TaskSource
 from crawler.items import FetchedPage
 from crawler.middlewares import BodyTooLarge, TooManyRedirects
 from crawler.robots import ForbiddenByRobots
@@ -43,6 +44,10 @@ from storage.urlsafety import UnsafeURL
 
 class ResourcesSpider(scrapy.Spider):
     name = "resources"
+    source: TaskSource
+    """Where the tasks come from (CITECACHE_TASK_SOURCE)."""
+    html_types: tuple[str, ...]
+    """Content types handed to extraction (CITECACHE_HTML_TYPES)."""
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -106,7 +111,7 @@ class ResourcesSpider(scrapy.Spider):
             # Never sent: not a fetch attempt. The resource stays due for the next run.
             self.crawler.stats.inc_value("citecache/left_for_next_run")
             return
-        request = failure.request
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         page = self._page(request.meta["task"], request.meta, outcome="error")
         page.outcome, page.error = _classify_failure(failure)
         response = getattr(failure.value, "response", None)
