@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from urllib.parse import urlsplit
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from extraction import metadata, rules
 from extraction.pdf import PdfContent
+from storage.ids import host_of
 
 _GOV_HOST = re.compile(
     r"(\.gov|\.gov\.[a-z]{2}|\.gouv\.fr|\.bund\.de|\.admin\.ch|\.gv\.at|"
@@ -99,7 +99,7 @@ def fill_metadata(
         result.page_type, sources["page_type"] = meta.type_hint, sources.get("type_hint", "markup")
     elif rule is not None:
         result.page_type, sources["page_type"] = rule.page_type, f"rule:{rule.name}"
-    elif url and _GOV_HOST.search(_host(url)):
+    elif url and _GOV_HOST.search(host_of(url)):
         result.page_type, sources["page_type"] = "government", "url"
     else:
         result.page_type, sources["page_type"] = "web", "default"
@@ -172,10 +172,3 @@ def _clean_title(title: str | None, site_name: str | None, guess: bool) -> str |
         return title
     # the longest part is the headline; site names are short
     return max(parts, key=len) if len(max(parts, key=len)) > 20 else title
-
-
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""

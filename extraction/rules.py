@@ -12,10 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
+
+from storage.ids import host_of
 
 
 def _has_class(name: str) -> str:
@@ -52,20 +53,13 @@ class Rule:
         return self.compiled[kind]
 
 
-def _host(url: str) -> str:
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
-
-
 def _generator(tree: HtmlElement) -> str:
     return " ".join(tree.xpath("//meta[@name='generator']/@content")).lower()
 
 
 def _detect_substack(tree: HtmlElement, url: str) -> bool:
     # custom domains keep Substack's CDN and its post markup
-    return _host(url).endswith(".substack.com") or bool(
+    return host_of(url).endswith(".substack.com") or bool(
         tree.xpath(
             "//link[contains(@href, 'substackcdn.com')][1]"
             " | //script[contains(@src, 'substackcdn.com')][1]"
@@ -76,8 +70,8 @@ def _detect_substack(tree: HtmlElement, url: str) -> bool:
 
 def _detect_medium(tree: HtmlElement, url: str) -> bool:
     return (
-        _host(url) == "medium.com"
-        or _host(url).endswith(".medium.com")
+        host_of(url) == "medium.com"
+        or host_of(url).endswith(".medium.com")
         or bool(
             tree.xpath(
                 "//meta[@property='al:android:app_name' and @content='Medium'][1]"
@@ -105,21 +99,21 @@ _FORUM_HOSTS = ("lesswrong.com", "alignmentforum.org", "forum.effectivealtruism.
 
 
 def _detect_forummagnum(tree: HtmlElement, url: str) -> bool:
-    host = _host(url)
+    host = host_of(url)
     return any(host == h or host.endswith("." + h) for h in _FORUM_HOSTS) or bool(
         tree.xpath("//*[contains(@class, 'PostsPage-postContent')][1]")
     )
 
 
 def _detect_arxiv(tree: HtmlElement, url: str) -> bool:
-    return bool(re.search(r"(^|\.)arxiv\.org$", _host(url)) and "/abs/" in url) or bool(
+    return bool(re.search(r"(^|\.)arxiv\.org$", host_of(url)) and "/abs/" in url) or bool(
         tree.xpath("//meta[@name='citation_arxiv_id'][1]")
         and tree.xpath("//blockquote[contains(@class, 'abstract')][1]")
     )
 
 
 def _detect_mediawiki(tree: HtmlElement, url: str) -> bool:
-    wiki = _host(url).endswith(".wikipedia.org") or _generator(tree).startswith("mediawiki")
+    wiki = host_of(url).endswith(".wikipedia.org") or _generator(tree).startswith("mediawiki")
     return wiki and bool(tree.xpath("//div[@id='mw-content-text'][1]"))
 
 

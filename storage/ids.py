@@ -178,8 +178,11 @@ def _w3lib_parts(host: str, path: str, fragment: str) -> tuple[str, str, str]:
 
 
 def host_of(url: str) -> str:
-    """Lower-cased host of ``url`` without a leading ``www.``."""
-    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    """Lower-cased host of ``url`` without a leading ``www.``; "" for a malformed URL."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:  # e.g. an unbalanced [ in an IPv6 host
+        return ""
     return host[4:] if host.startswith("www.") else host
 
 
