@@ -1,0 +1,200 @@
+"""The crawl's item pipelines and task source, built as Scrapy builds them (get_crawler)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from scrapy.spiders import Spider
+from scrapy.utils.misc import build_from_crawler
+from scrapy.utils.test import get_crawler
+
+from crawler.frontier import StoreTaskSource
+from crawler.items import FetchedPage
+from crawler.pipelines import ExtractPipeline, StorePipeline
+from storage import FetchResult, Store
+from storage.lock import FetchRun
+
+ARTICLE = (
+    b"<html><head><title>A cited report</title></head><body><article>"
+    + b"<p>The report finds that cached copies keep citations useful for years. </p>" * 12
+    + b"</article></body></html>"
+)
+
+
+def page(outcome: str = "fetched", body: bytes = b"", **kw) -> FetchedPage:
+    return FetchedPage(
+        resource_id="r1",
+        url="https://example.org/report",
+        started_at="2026-01-01T00:00:00Z",
+        outcome=outcome,
+        http_status=kw.pop("http_status", 200),
+        body=body,
+        **kw,
+    )
+
+
+# ---- ExtractPipeline ------------------------------------------------------------------------
+
+
+def test_extract_pipeline_reads_its_settings():
+    crawler = get_crawler(Spider, {"CITECACHE_EXTRACT_WORKERS": 3})
+    pipeline = build_from_crawler(ExtractPipeline, crawler)
+    assert (pipeline.workers, pipeline.max_pending) == (3, 12)  # 4 waiting per worker
+    crawler = get_crawler(
+        Spider, {"CITECACHE_EXTRACT_WORKERS": 1, "CITECACHE_EXTRACT_MAX_PENDING": 2}
+    )
+    assert build_from_crawler(ExtractPipeline, crawler).max_pending == 2
+
+
+def test_a_failed_fetch_becomes_a_result_without_starting_the_pool():
+    pipeline = build_from_crawler(ExtractPipeline, get_crawler(Spider))
+    result = asyncio.run(
+        pipeline.process_item(page("http_error", http_status=404, error="HTTP 404"))
+    )
+    assert isinstance(result, FetchResult)
+    assert (result.outcome, result.http_status, result.error) == ("http_error", 404, "HTTP 404")
+    assert pipeline.pool is None  # a re-crawl of failures and 304s never pays for it
+
+
+def test_a_fetched_page_is_extracted_in_a_worker_process_and_its_body_dropped():
+    pipeline = build_from_crawler(
+        ExtractPipeline, get_crawler(Spider, {"CITECACHE_EXTRACT_WORKERS": 1})
+    )
+    item = page(body=ARTICLE)
+    try:
+        result = asyncio.run(pipeline.process_item(item))
+    finally:
+        pipeline.close_spider()
+    assert result.outcome == "ok"
+    assert "cached copies keep citations useful" in result.text
+    assert result.title == "A cited report"
+    assert result.content_hash and len(result.content_hash) == 64
+    assert item.body == b""  # memory stays flat: the bytes are not kept after extraction
+    assert pipeline.stats.get_value("citecache/extract/seconds") > 0
+
+
+def test_a_page_with_no_text_is_an_extraction_failure_with_a_reason():
+    pipeline = build_from_crawler(
+        ExtractPipeline, get_crawler(Spider, {"CITECACHE_EXTRACT_WORKERS": 1})
+    )
+    try:
+        result = asyncio.run(pipeline.process_item(page(body=b"<html><body></body></html>")))
+    finally:
+        pipeline.close_spider()
+    assert result.outcome == "extraction_failed"
+    assert result.error
+
+
+# ---- StorePipeline --------------------------------------------------------------------------
+
+
+class RecordingSink:
+    """A result sink that keeps what it is given; ``fail_batches`` refuses batches > 1."""
+
+    batches: list[list[str]] = []
+    closed = False
+    fail_batches = False
+
+    @classmethod
+    def from_settings(cls, settings):
+        return cls()
+
+    def write(self, results):
+        if RecordingSink.fail_batches and len(results) > 1:
+            raise RuntimeError("batch refused")
+        RecordingSink.batches.append([r.resource_id for r in results])
+        return ["ok" if r.resource_id != "bad" else "store_error" for r in results]
+
+    def close(self):
+        RecordingSink.closed = True
+
+
+@pytest.fixture
+def sink():
+    RecordingSink.batches, RecordingSink.closed, RecordingSink.fail_batches = [], False, False
+    return RecordingSink
+
+
+def result(resource_id: str) -> FetchResult:
+    return FetchResult(resource_id, "https://example.org/", "2026-01-01T00:00:00Z", "ok")
+
+
+def store_pipeline(**settings) -> StorePipeline:
+    crawler = get_crawler(
+        Spider,
+        {
+            "CITECACHE_RESULT_SINK": f"{__name__}.RecordingSink",
+            "CITECACHE_WRITE_INTERVAL": 3600,
+            **settings,
+        },
+    )
+    return build_from_crawler(StorePipeline, crawler)
+
+
+def run_through(pipeline: StorePipeline, ids: list[str]) -> None:
+    async def go():
+        pipeline.open_spider()
+        for resource_id in ids:
+            await pipeline.process_item(result(resource_id))
+        await pipeline.close_spider()
+
+    asyncio.run(go())
+
+
+def test_results_are_written_in_batches_and_the_rest_on_close(sink):
+    pipeline = store_pipeline(CITECACHE_WRITE_BATCH_SIZE=2)
+    run_through(pipeline, ["a", "b", "c"])
+    assert sink.batches == [["a", "b"], ["c"]]
+    assert sink.closed
+    assert pipeline.stats.get_value("citecache/stored") == 3
+    assert pipeline.stats.get_value("citecache/status/ok") == 3
+
+
+def test_a_partial_batch_is_written_once_the_interval_has_passed(sink):
+    pipeline = store_pipeline(CITECACHE_WRITE_BATCH_SIZE=50, CITECACHE_WRITE_INTERVAL=0)
+    run_through(pipeline, ["a", "b"])
+    assert sink.batches == [["a"], ["b"]]
+
+
+def test_a_refused_batch_is_written_one_by_one(sink):
+    sink.fail_batches = True
+    pipeline = store_pipeline(CITECACHE_WRITE_BATCH_SIZE=3)
+    run_through(pipeline, ["a", "bad", "c"])
+    assert sink.batches == [["a"], ["bad"], ["c"]]
+    assert pipeline.stats.get_value("citecache/status/store_error") == 1
+
+
+# ---- StoreTaskSource -------------------------------------------------------------------------
+
+
+def test_the_task_source_claims_requests_for_the_run_it_is_given(db_path):
+    with Store(db_path) as store:
+        store.register("https://example.org/a")
+        request_id = store.request_refetch("https://example.org/b", by="ed")
+    settings = get_crawler(
+        Spider,
+        {"CITECACHE_DB": str(db_path), "CITECACHE_RUN_ID": "run-7", "CITECACHE_CRAWL_LIMIT": 5},
+    ).settings
+    with FetchRun(db_path, "run-7"):  # as the crawl command registers it
+        tasks = StoreTaskSource.from_settings(settings).tasks()
+        assert [t.url for t in tasks] == ["https://example.org/b", "https://example.org/a"]
+        with Store(db_path) as store:
+            assert store.request(request_id)["claimed_by"] == "run-7"
+        # a second source while run-7 runs: the request is taken, the resource still due
+        again = StoreTaskSource.from_settings(settings).tasks()
+        assert [t.request_id for t in again] == [None, None]
+    # run-7 is gone: its unfinished request goes back to the queue for the next run
+    again = StoreTaskSource.from_settings(settings).tasks()
+    assert again[0].request_id == request_id
+
+
+def test_without_a_run_the_task_source_registers_its_own(db_path):
+    with Store(db_path) as store:
+        request_id = store.request_refetch("https://example.org/b")
+    source = StoreTaskSource(str(db_path), mode="requests")
+    assert [t.request_id for t in source.tasks()] == [request_id]
+    with Store(db_path) as store:
+        # its run is alive while this process holds it: not requeued as orphaned
+        assert store.requeue_orphaned_requests() == 0
+        assert store.request(request_id)["claimed_by"] == source.run_id
