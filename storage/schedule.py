@@ -31,11 +31,13 @@ class Schedule(StoreBase):
         refs: Iterable[str] = (),
         limit: int | None = None,
         force: bool = False,
+        exclude: Iterable[str] = (),
     ) -> list[FetchTask]:
         """Resources to fetch. ``due``: queued editor requests, never-fetched, then most
         overdue. ``requests``: queued editor requests only. ``all``: every resource.
-        ``refs``: the named ones (registered if they are new URLs). Reads only; a run
-        takes its tasks with :meth:`claim_tasks`."""
+        ``refs``: the named ones (registered if they are new URLs). ``exclude``: resource
+        ids to leave out of the due ones (a long-running worker's in-flight fetches).
+        Reads only; a run takes its tasks with :meth:`claim_tasks`."""
         if refs:
             rows = []
             for ref in refs:
@@ -70,13 +72,15 @@ class Schedule(StoreBase):
                 )
         if mode == "requests":
             return tasks[:limit] if limit else tasks
+        skip = sorted(set(exclude))
+        not_in = f" AND id NOT IN ({', '.join('?' for _ in skip)})" if skip else ""
         rows = self._rows(
             "SELECT id, url, etag, last_modified FROM resources "
-            "WHERE next_fetch_at IS NULL OR next_fetch_at <= ? "
+            f"WHERE (next_fetch_at IS NULL OR next_fetch_at <= ?){not_in} "
             # never fetched first, then the most overdue
             "ORDER BY last_attempt_at IS NOT NULL, next_fetch_at, "
             f"{sqlite.INSERTION_ORDER}" + limit_sql,
-            [iso(utc_now())],
+            [iso(utc_now()), *skip],
         )
         tasks += [_task(r, force=force) for r in rows if r["id"] not in seen]
         return tasks[:limit] if limit else tasks
@@ -89,13 +93,14 @@ class Schedule(StoreBase):
         refs: Iterable[str] = (),
         limit: int | None = None,
         force: bool = False,
+        exclude: Iterable[str] = (),
     ) -> list[FetchTask]:
         """:meth:`tasks`, with the editor requests among them claimed by ``run_id``.
 
         One write transaction: a request another run claimed first is left out.
         """
         with self._writing():
-            tasks = self.tasks(mode=mode, refs=refs, limit=limit, force=force)
+            tasks = self.tasks(mode=mode, refs=refs, limit=limit, force=force, exclude=exclude)
             wanted = [t.request_id for t in tasks if t.request_id is not None]
             claimed = set(self.claim_requests(wanted, run_id))
         return [t for t in tasks if t.request_id is None or t.request_id in claimed]

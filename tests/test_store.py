@@ -584,6 +584,13 @@ def test_only_requests_of_runs_that_are_gone_are_requeued(store, db_path):
     assert store.requeue_orphaned_requests() == 1  # the live run has ended
 
 
+def test_due_tasks_can_leave_out_fetches_in_flight(store):
+    a = store.register("https://example.com/a").resource["id"]
+    b = store.register("https://example.com/b").resource["id"]
+    assert [t.resource_id for t in store.tasks(mode="due", limit=1, exclude=[a])] == [b]
+    assert store.tasks(mode="due", exclude=[a, b]) == []
+
+
 def test_claimed_tasks_are_not_taken_twice(store):
     store.register(ZVI_URL)
     request_id = store.request_refetch(ZVI_ID)
