@@ -7,9 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
-from . import sqlite
+from .backend import Backend
 from .health import HealthPolicy
 
 
@@ -24,26 +22,26 @@ class StoreBase:
     readonly: bool
     preview_max_chars: int
     policy: HealthPolicy
-    db: Database
-    """The sqlite-utils connection. Only ``storage/`` touches it."""
+    sql: Backend
+    """The database engine (storage/backend.py). Only ``storage/`` touches it."""
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-        return sqlite.rows(self.db, sql, params)
+        return self.sql.rows(sql, params)
 
     def _row(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
-        return sqlite.row(self.db, sql, params)
+        return self.sql.row(sql, params)
 
     def _scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return sqlite.scalar(self.db, sql, params)
+        return self.sql.scalar(sql, params)
 
     def _update_resource(self, resource_id: str, values: dict[str, Any]) -> None:
         assignments = ", ".join(f"{column} = ?" for column in values)
-        self.db.execute(
+        self.sql.execute(
             f"UPDATE resources SET {assignments} WHERE id = ?", [*values.values(), resource_id]
         )
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
         """One transaction that begins as a writer; nested, a savepoint."""
-        with sqlite.write_transaction(self.db):
+        with self.sql.transaction():
             yield

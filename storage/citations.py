@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from . import sqlite
 from .base import StoreBase
 
 
@@ -19,13 +18,13 @@ class Citations(StoreBase):
 
     def upsert_page(self, slug: str, **values) -> None:
         """Record a wiki page (title, type, quality, path, scanned_at)."""
-        sqlite.upsert(self.db, "pages", {"slug": slug, **values}, key="slug")
+        self.sql.upsert("pages", {"slug": slug, **values}, key="slug")
 
     def replace_page_citations(self, slug: str, resource_ids: Iterable[str], source: str) -> None:
         """Set the resources a page cites (from ``source``) to exactly ``resource_ids``."""
         wanted = set(resource_ids)
         with self._writing():
-            self.db.execute(
+            self.sql.execute(
                 "DELETE FROM citations WHERE page_slug = ? AND source = ?", [slug, source]
             )
             for resource_id in sorted(wanted):
@@ -35,9 +34,8 @@ class Citations(StoreBase):
         slug = str(slug).strip()
         if not slug:
             return
-        sqlite.insert_ignore(self.db, "pages", {"slug": slug})
-        sqlite.insert_ignore(
-            self.db,
+        self.sql.insert_ignore("pages", {"slug": slug})
+        self.sql.insert_ignore(
             "citations",
             {"resource_id": resource_id, "page_slug": slug, "source": source},
         )

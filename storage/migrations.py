@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from . import ids  # not store: store imports this module
+from .venues import VenueMatcher
 
 migrations = Migrations("citecache")
 logger = logging.getLogger(__name__)
@@ -176,7 +178,7 @@ def m003_search(db: Database) -> None:
     # external content, so the text is not stored twice). Triggers on `resources`
     # keep it in sync: the crawler's writes update `current_snapshot_id` and the index
     # follows without the crawler knowing. The index is keyed by resources.rowid, which
-    # VACUUM may renumber: run storage.search.rebuild_search_index() after a VACUUM.
+    # VACUUM may renumber: run Store.rebuild_search_index() after a VACUUM.
     db.execute(
         """
         CREATE VIEW resource_search_source AS
@@ -286,3 +288,26 @@ def _warn_about_shared_keys(db: Database, keys: set[str]) -> None:
             len(shared),
             examples,
         )
+
+
+@migrations()
+def m007_venue_ids(db: Database) -> None:
+    # The venue a card shows (explicit publication, else domain match), stored so that
+    # listings filter on an indexed column in any engine instead of calling Python per
+    # row. Kept current by registration and by every venue import.
+    db.execute("ALTER TABLE resources ADD COLUMN venue_id TEXT")
+    db.execute("CREATE INDEX resources_venue ON resources(venue_id)")
+    venues = [
+        {"id": venue_id, "domains": json.loads(domains)}
+        for venue_id, domains in db.execute("SELECT id, domains FROM publications")
+    ]
+    matcher = VenueMatcher(venues)
+    db.conn.executemany(
+        "UPDATE resources SET venue_id = ? WHERE rowid = ?",
+        [
+            (matcher.venue_of(url, publication_id), rowid)
+            for rowid, url, publication_id in db.execute(
+                "SELECT rowid, url, publication_id FROM resources"
+            ).fetchall()
+        ],
+    )

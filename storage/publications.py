@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from . import sqlite
 from .base import StoreBase
 from .venues import VenueMatcher, clean_venue
 
@@ -19,10 +18,11 @@ class Publications(StoreBase):
         rows = [clean_venue(v) for v in venues]
         with self._writing():
             for row in rows:
-                sqlite.upsert(
-                    self.db, "publications", {**row, "domains": json.dumps(row["domains"])}, "id"
+                self.sql.upsert(
+                    "publications", {**row, "domains": json.dumps(row["domains"])}, "id"
                 )
-        self._matcher = None
+            self._matcher = None
+            self._refresh_venue_ids()
         return len(rows)
 
     def publications(self) -> list[dict]:
@@ -33,15 +33,24 @@ class Publications(StoreBase):
 
     def venue_for(self, resource: dict) -> dict | None:
         """The resource's own publication if it names a known one, else the domain match."""
-        if self._matcher is None:
-            self._venues = {v["id"]: v for v in self.publications()}
-            self._matcher = VenueMatcher(self._venues.values())
-        if resource.get("publication_id") in self._venues:
-            return self._venues[resource["publication_id"]]
-        found = self._matcher.match(resource["url"])
+        found = self.venue_id_for(resource["url"], resource.get("publication_id"))
         return self._venues.get(found) if found else None
 
     def venue_id_for(self, url: str, publication_id: str | None) -> str | None:
         """The id of the venue the card shows for a resource (see :meth:`venue_for`)."""
-        venue = self.venue_for({"url": url, "publication_id": publication_id})
-        return venue["id"] if venue else None
+        if self._matcher is None:
+            self._venues = {v["id"]: v for v in self.publications()}
+            self._matcher = VenueMatcher(self._venues.values())
+        return self._matcher.venue_of(url, publication_id)
+
+    def _refresh_venue_ids(self) -> int:
+        """Store every resource's venue (``resources.venue_id``, the listings' filter)
+        after the venues changed; returns how many changed."""
+        changed = 0
+        with self._writing():
+            for row in self._rows("SELECT id, url, publication_id, venue_id FROM resources"):
+                venue_id = self.venue_id_for(row["url"], row["publication_id"])
+                if venue_id != row["venue_id"]:
+                    self._update_resource(row["id"], {"venue_id": venue_id})
+                    changed += 1
+        return changed

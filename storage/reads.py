@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import sqlite
 from .base import StoreBase
 
 SNAPSHOT_SUMMARY_COLUMNS = ", ".join(
@@ -19,10 +18,6 @@ SNAPSHOT_SUMMARY_COLUMNS = ", ".join(
 
 
 class Reads(StoreBase):
-    if TYPE_CHECKING:  # from storage.publications
-
-        def venue_id_for(self, url: str, publication_id: str | None) -> str | None: ...
-
     def current_snapshot(self, resource_id: str, *, with_text: bool = True) -> dict | None:
         """The snapshot a resource serves; ``with_text=False`` leaves out the (large)
         ``full_text`` and ``preview`` columns, for listings."""
@@ -61,11 +56,11 @@ class Reads(StoreBase):
         """Resources in registration order, filtered as :meth:`resource_filter` says."""
         where, params = self.resource_filter(status=status, type=type, publication=publication)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
-        sql = f"SELECT r.* FROM resources r{clause} ORDER BY r.{sqlite.INSERTION_ORDER}"
+        sql = f"SELECT r.* FROM resources r{clause} ORDER BY r.{self.sql.insertion_order}"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params += [int(limit), int(offset)]
-        yield from self.db.query(sql, params)
+        yield from self.sql.iter_rows(sql, params)
 
     def count_resources(
         self, *, status: str | None = None, type: str | None = None, publication: str | None = None
@@ -96,8 +91,7 @@ class Reads(StoreBase):
             where.append("r.type = ?")
             params.append(type)
         if publication:
-            sqlite.register_function(self.db, "citecache_venue", 2, self.venue_id_for)
-            where.append("citecache_venue(r.url, r.publication_id) = ?")
+            where.append("r.venue_id = ?")
             params.append(publication)
         return where, params
 

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from . import sqlite
 from .base import StoreBase
 from .clock import iso, parse_iso, utc_now
 from .errors import NotFoundError
@@ -37,7 +36,7 @@ class Recording(StoreBase):
                 try:
                     with self._writing():  # a savepoint: one bad result spoils only itself
                         statuses.append(self._record(result))
-                except (LookupError, ValueError, sqlite.IntegrityError) as exc:
+                except (LookupError, ValueError, self.sql.IntegrityError) as exc:
                     logger.error("result for %s not stored: %s", result.url, exc)
                     statuses.append("store_error")
         return statuses
@@ -57,8 +56,7 @@ class Recording(StoreBase):
         now = utc_now()
         text = result.text or ""
         digest = (result.content_hash or content_hash(text)) if text.strip() else None
-        sqlite.insert(
-            self.db,
+        self.sql.insert(
             "fetch_log",
             {
                 "resource_id": result.resource_id,
@@ -153,7 +151,7 @@ class Recording(StoreBase):
         ]
 
     def _seen_again(self, snapshot_id: int, at: str) -> None:
-        self.db.execute("UPDATE snapshots SET last_seen_at = ? WHERE id = ?", [at, snapshot_id])
+        self.sql.execute("UPDATE snapshots SET last_seen_at = ? WHERE id = ?", [at, snapshot_id])
 
     def _upsert_snapshot(self, result: FetchResult, digest: str, text: str) -> tuple[int, bool]:
         existing = self._row(
@@ -163,8 +161,7 @@ class Recording(StoreBase):
         if existing:
             self._seen_again(existing["id"], result.started_at)
             return existing["id"], False
-        snapshot_id = sqlite.insert(
-            self.db,
+        snapshot_id = self.sql.insert(
             "snapshots",
             {
                 "resource_id": result.resource_id,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import ids, sqlite
+from . import ids
 from .base import StoreBase
 from .clock import iso, utc_now
 from .errors import NotFoundError, StoreError
@@ -30,9 +30,10 @@ class ImportReport:
 
 
 class Registry(StoreBase):
-    if TYPE_CHECKING:  # from storage.citations
+    if TYPE_CHECKING:  # from storage.citations and storage.publications
 
         def _cite(self, resource_id: str, slug: str, source: str) -> None: ...
+        def venue_id_for(self, url: str, publication_id: str | None) -> str | None: ...
 
     # ---- lookup -------------------------------------------------------------------
 
@@ -77,7 +78,7 @@ class Registry(StoreBase):
         # Several rows may share a key when imported that way; the oldest one wins.
         return self._row(
             "SELECT * FROM resources WHERE url_key = ? "
-            f"ORDER BY registered_at, {sqlite.INSERTION_ORDER} LIMIT 1",
+            f"ORDER BY registered_at, {self.sql.insertion_order} LIMIT 1",
             [key],
         )
 
@@ -131,10 +132,11 @@ class Registry(StoreBase):
                     "registered_at": now,
                     "updated_at": now,
                     **values,
+                    "venue_id": self.venue_id_for(url, values.get("publication_id")),
                 }
                 if self._row("SELECT 1 AS x FROM aliases WHERE alias = ?", [row["id"]]):
                     raise StoreError(f"id {row['id']} is already an alias of another resource")
-                sqlite.insert(self.db, "resources", row)
+                self.sql.insert("resources", row)
                 resource_id, created, merged = row["id"], True, None
             else:
                 resource_id, created = existing["id"], False
@@ -162,6 +164,11 @@ class Registry(StoreBase):
                         update["stable_id_origin"] = "imported"
                     else:
                         self._add_alias(stable_id, resource_id, "stable_id")
+                if "url" in update or "publication_id" in update:
+                    update["venue_id"] = self.venue_id_for(
+                        update.get("url", existing["url"]),
+                        update.get("publication_id", existing["publication_id"]),
+                    )
                 if update:
                     update["updated_at"] = now
                     self._update_resource(resource_id, update)
@@ -180,7 +187,12 @@ class Registry(StoreBase):
             self._add_alias(row["url"], row["id"], "url")
             self._update_resource(
                 row["id"],
-                {"url": new_url, "url_key": ids.url_key(new_url), "updated_at": iso(utc_now())},
+                {
+                    "url": new_url,
+                    "url_key": ids.url_key(new_url),
+                    "venue_id": self.venue_id_for(new_url, row["publication_id"]),
+                    "updated_at": iso(utc_now()),
+                },
             )
         return self.get(row["id"])
 
@@ -212,7 +224,7 @@ class Registry(StoreBase):
                 cited_by=cited_by,
                 **kwargs,
             )
-        except (ValueError, TypeError, sqlite.IntegrityError) as exc:
+        except (ValueError, TypeError, self.sql.IntegrityError) as exc:
             report.errors.append(f"{where}: {exc}")
             return
         if result.created:
@@ -240,6 +252,6 @@ class Registry(StoreBase):
                 return candidate
 
     def _add_alias(self, alias: str, resource_id: str, kind: str) -> None:
-        sqlite.insert_ignore(
-            self.db, "aliases", {"alias": alias, "resource_id": resource_id, "kind": kind}
+        self.sql.insert_ignore(
+            "aliases", {"alias": alias, "resource_id": resource_id, "kind": kind}
         )

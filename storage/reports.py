@@ -98,7 +98,7 @@ class Reports(StoreBase):
         total: Counter[str] = Counter()
         failing: Counter[str] = Counter()
         reasons: dict[str, Counter[str]] = defaultdict(Counter)
-        for row in self.db.query(
+        for row in self.sql.iter_rows(
             "SELECT url, fetch_status FROM resources WHERE fetch_status != 'pending'"
         ):
             host = host_of(row["url"])

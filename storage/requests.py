@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from . import sqlite
 from .base import StoreBase
 from .clock import iso, utc_now
 from .errors import NotFoundError
 from .health import GOOD_STATES
-from .lock import run_alive
 
 if TYPE_CHECKING:
     from .registry import Registration
@@ -47,8 +45,7 @@ class EditorRequests(StoreBase):
             if row is None:
                 raise NotFoundError(f"no resource for {ref!r}")
             now = iso(utc_now())
-            return sqlite.insert(
-                self.db,
+            return self.sql.insert(
                 "refetch_requests",
                 {
                     "resource_id": row["id"],
@@ -68,12 +65,12 @@ class EditorRequests(StoreBase):
         claimed = []
         with self._writing():
             for request_id in request_ids:
-                cursor = self.db.execute(
+                changed = self.sql.execute(
                     "UPDATE refetch_requests SET status = 'running', started_at = ?, "
                     "claimed_by = ? WHERE id = ? AND status = 'queued'",
                     [now, run_id, request_id],
                 )
-                if cursor.rowcount:
+                if changed:
                     claimed.append(request_id)
         return claimed
 
@@ -81,7 +78,7 @@ class EditorRequests(StoreBase):
         """Close a request with the fetch status it ended in (and why)."""
         done = status in GOOD_STATES
         outcome = status if not error else f"{status}: {error}"
-        self.db.execute(
+        self.sql.execute(
             "UPDATE refetch_requests SET status = ?, finished_at = ?, outcome = ? WHERE id = ?",
             ["done" if done else "failed", iso(utc_now()), outcome, request_id],
         )
@@ -95,10 +92,10 @@ class EditorRequests(StoreBase):
             orphaned = [
                 r["id"]
                 for r in running
-                if not r["claimed_by"] or not run_alive(self.path, r["claimed_by"])
+                if not r["claimed_by"] or not self.sql.run_alive(r["claimed_by"])
             ]
             for request_id in orphaned:
-                self.db.execute(
+                self.sql.execute(
                     "UPDATE refetch_requests SET status = 'queued', started_at = NULL, "
                     "claimed_by = NULL WHERE id = ?",
                     [request_id],
@@ -108,12 +105,12 @@ class EditorRequests(StoreBase):
     def fail_requests_of_run(self, run_id: str, reason: str) -> int:
         """Close as failed every request ``run_id`` claimed and did not finish."""
         with self._writing():
-            cursor = self.db.execute(
+            failed = self.sql.execute(
                 "UPDATE refetch_requests SET status = 'failed', finished_at = ?, outcome = ? "
                 "WHERE status = 'running' AND claimed_by = ?",
                 [iso(utc_now()), f"error: {reason}", run_id],
             )
-        return cursor.rowcount
+        return failed
 
     def queued_request_count(self) -> int:
         return self._scalar("SELECT count(*) FROM refetch_requests WHERE status = 'queued'")

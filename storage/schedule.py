@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from . import sqlite
 from .base import StoreBase
 from .clock import iso, utc_now
 from .errors import NotFoundError
@@ -54,7 +53,7 @@ class Schedule(StoreBase):
         if mode == "all":
             rows = self._rows(
                 "SELECT id, url, etag, last_modified FROM resources "
-                f"ORDER BY {sqlite.INSERTION_ORDER}" + limit_sql
+                f"ORDER BY {self.sql.insertion_order}" + limit_sql
             )
             return [_task(r, force=force) for r in rows]
         tasks: list[FetchTask] = []
@@ -79,7 +78,7 @@ class Schedule(StoreBase):
             f"WHERE (next_fetch_at IS NULL OR next_fetch_at <= ?){not_in} "
             # never fetched first, then the most overdue
             "ORDER BY last_attempt_at IS NOT NULL, next_fetch_at, "
-            f"{sqlite.INSERTION_ORDER}" + limit_sql,
+            f"{self.sql.insertion_order}" + limit_sql,
             [iso(utc_now()), *skip],
         )
         tasks += [_task(r, force=force) for r in rows if r["id"] not in seen]

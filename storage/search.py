@@ -5,24 +5,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from . import sqlite
 from .base import StoreBase
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def fts_query(text: str) -> str | None:
-    """A safe FTS5 query from free text: every word quoted, all required, the last a prefix.
-
-    FTS5 syntax characters typed by a user (quotes, ``-``, ``:``, ``NEAR``) would raise
-    a syntax error; quoting each word makes any input a valid query.
-    """
-    words = _WORD.findall(text)
-    if not words:
-        return None
-    quoted = [f'"{w}"' for w in words]
-    quoted[-1] += "*"
-    return " ".join(quoted)
+def query_words(text: str) -> list[str]:
+    """The words of a free-text query; punctuation and query syntax are dropped."""
+    return _WORD.findall(text)
 
 
 class Search(StoreBase):
@@ -41,15 +31,15 @@ class Search(StoreBase):
 
         Each row has ``snippet`` (hits marked \\x02…\\x03) and ``score`` (lower is better).
         """
-        query = fts_query(text)
-        if query is None:
+        words = query_words(text)
+        if not words:
             return []
         return self._rows(
             "SELECT r.id, r.stable_id, r.url, coalesce(r.title, s.title) AS title, r.type, "
-            f"r.fetch_status, {sqlite.SEARCH_COLUMNS} FROM {sqlite.SEARCH_SOURCE} "
+            f"r.fetch_status, {self.sql.search_columns} FROM {self.sql.search_source} "
             "LEFT JOIN snapshots s ON s.id = r.current_snapshot_id "
-            f"WHERE {sqlite.SEARCH_MATCH} ORDER BY score LIMIT ? OFFSET ?",
-            [query, int(limit), int(offset)],
+            f"WHERE {self.sql.search_match} ORDER BY score LIMIT ? OFFSET ?",
+            [self.sql.search_query(words), int(limit), int(offset)],
         )
 
     def list_resources(
@@ -64,15 +54,19 @@ class Search(StoreBase):
     ) -> tuple[list[dict], int]:
         """``(rows, total)``: resources matching the filters (and the text query, best first)."""
         where, params = self.resource_filter(status=status, type=type, publication=publication)
-        fts = fts_query(query) if query else None
-        if query and fts is None:
+        words = query_words(query) if query else []
+        if query and not words:
             return [], 0
-        if fts:
-            where.insert(0, sqlite.SEARCH_MATCH)
-            params.insert(0, fts)
-            source, columns, order = sqlite.SEARCH_SOURCE, f"r.*, {sqlite.SEARCH_COLUMNS}", "score"
+        if words:
+            where.insert(0, self.sql.search_match)
+            params.insert(0, self.sql.search_query(words))
+            source, columns, order = (
+                self.sql.search_source,
+                f"r.*, {self.sql.search_columns}",
+                "score",
+            )
         else:
-            source, columns, order = "resources r", "r.*", f"r.{sqlite.INSERTION_ORDER}"
+            source, columns, order = "resources r", "r.*", f"r.{self.sql.insertion_order}"
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         total = self._scalar(f"SELECT count(*) FROM {source}{clause}", params)
         rows = self._rows(
@@ -83,4 +77,4 @@ class Search(StoreBase):
 
     def rebuild_search_index(self) -> None:
         """Re-index every resource (after a VACUUM, which may renumber rowids)."""
-        sqlite.rebuild_search_index(self.db)
+        self.sql.rebuild_search_index()

@@ -1,15 +1,15 @@
-"""Everything that is SQLite's own: opening the file, transactions, and the few
-statements whose SQL differs between engines.
+"""The SQLite backend: one file, opened with sqlite-utils.
 
-The concern modules (registry, recording, schedule, requests, reads, search) write
-portable SQL with ``?`` parameters and call this module for the rest, so that a second
-backend (PostgreSQL) replaces this module, not them.
+Everything that is SQLite's own lives here: opening the file, write transactions,
+the few statements whose SQL differs between engines, FTS5, and how a run is known to
+be alive. The concern modules (registry, recording, schedule, ...) write portable SQL
+with ``?`` parameters and call a backend for the rest (``storage.backend.Backend``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
@@ -17,133 +17,158 @@ from typing import Any
 
 from sqlite_utils import Database
 
-IntegrityError = sqlite3.IntegrityError
-"""What a violated constraint raises."""
-
-INSERTION_ORDER = "rowid"
-"""A column that orders rows of ``resources`` by insertion."""
+from . import lock
+from .migrations import migrations
 
 _savepoints = count()
 
 
-def connect(path: Path, *, readonly: bool, busy_timeout_ms: int) -> Database:
-    """Open the file: read-only (``mode=ro``) for serving, else read-write in WAL mode.
+class SQLiteBackend:
+    """The cache in one SQLite file: WAL, so readers never wait on the writer."""
 
-    Writers wait up to ``busy_timeout_ms`` for each other instead of failing.
-    """
-    if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(str(path), check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    db = Database(conn)
-    if not readonly:
-        db.enable_wal()
-        db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA foreign_keys = ON")
-    return db
+    name = "sqlite"
+    IntegrityError: type[Exception] = sqlite3.IntegrityError
+    """What a violated constraint raises."""
+    insertion_order = "rowid"
+    """A column that orders rows of ``resources`` by insertion."""
+    search_source = "resource_search JOIN resources r ON r.rowid = resource_search.rowid"
+    """FROM clause of a full-text query (FTS5, migration m003); ``r`` is the resource."""
+    search_match = "resource_search MATCH ?"
+    """The condition of a full-text query; its parameter comes from :meth:`search_query`."""
+    search_columns = (
+        "snippet(resource_search, -1, '\x02', '\x03', ' … ', 24) AS snippet, "
+        "bm25(resource_search, 10.0, 4.0, 1.0) AS score"
+    )
+    """``snippet`` marks hits with \\x02…\\x03; ``score`` is better when lower."""
 
+    def __init__(self, path: Path, *, readonly: bool = False, busy_timeout_ms: int = 30_000):
+        """Open the file read-only (``mode=ro``) for serving, else read-write in WAL mode.
 
-@contextmanager
-def write_transaction(db: Database) -> Iterator[None]:
-    """A transaction that begins as a writer (``BEGIN IMMEDIATE``); nested, a savepoint.
+        Writers wait up to ``busy_timeout_ms`` for each other instead of failing.
+        """
+        self.path = path
+        self.readonly = readonly
+        if readonly:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        self.db = Database(conn)
+        """The sqlite-utils connection (tests and migrations use it)."""
+        if not readonly:
+            self.db.enable_wal()
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
 
-    A deferred ``BEGIN`` reads first and asks for the write lock later; when another
-    process wrote in between, SQLite cannot wait its turn and fails with "database is
-    locked". IMMEDIATE takes the write lock up front, so writers queue (busy_timeout).
-    """
-    conn = db.conn
-    if conn.in_transaction:
-        name = f"citecache_{next(_savepoints)}"
-        conn.execute(f"SAVEPOINT {name}")
+    def migrate(self) -> None:
+        """Bring the schema up to date (storage/migrations.py)."""
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A transaction that begins as a writer (``BEGIN IMMEDIATE``); nested, a savepoint.
+
+        A deferred ``BEGIN`` reads first and asks for the write lock later; when another
+        process wrote in between, SQLite cannot wait its turn and fails with "database
+        is locked". IMMEDIATE takes the write lock up front, so writers queue.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            name = f"citecache_{next(_savepoints)}"
+            conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                    conn.execute(f"RELEASE SAVEPOINT {name}")
+                raise
+            conn.execute(f"RELEASE SAVEPOINT {name}")
+            return
+        conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
             if conn.in_transaction:
-                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
-                conn.execute(f"RELEASE SAVEPOINT {name}")
+                conn.execute("ROLLBACK")
             raise
-        conn.execute(f"RELEASE SAVEPOINT {name}")
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+        conn.execute("COMMIT")
+
+    # ---- statements ---------------------------------------------------------------------
+    # Reads run as plain statements. sqlite-utils' db.query() wraps each one in a
+    # SAVEPOINT so that it can reject a statement that returns no rows; ours are known
+    # SELECTs, and the two extra statements cost a URL lookup 37% (bench/store_bench.py).
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement that returns no rows; how many rows it changed."""
+        return self.db.execute(sql, list(params)).rowcount
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict]:
+        """Every row of a SELECT, as dicts."""
+        return list(self.iter_rows(sql, params))
+
+    def iter_rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[dict]:
+        """The rows of a SELECT as dicts, fetched as they are read."""
+        cursor = self.db.execute(sql, list(params))
+        names = [column[0] for column in cursor.description]
+        for values in cursor:
+            yield dict(zip(names, values, strict=True))
+
+    def row(self, sql: str, params: Sequence[Any] = ()) -> dict | None:
+        """The first row of a SELECT, or None."""
+        cursor = self.db.execute(sql, list(params))
+        values = cursor.fetchone()
+        if values is None:
+            return None
+        return dict(zip([column[0] for column in cursor.description], values, strict=True))
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row of a SELECT."""
+        found = self.db.execute(sql, list(params)).fetchone()
+        return found[0] if found else None
+
+    def insert(self, table: str, row: dict[str, Any]) -> int:
+        """Insert ``row`` and return its integer key."""
+        cursor = self.db.execute(_insert_sql(table, row), list(row.values()))
+        return int(cursor.lastrowid or 0)
+
+    def insert_ignore(self, table: str, row: dict[str, Any]) -> None:
+        """Insert ``row`` unless it would violate a uniqueness constraint."""
+        self.db.execute(_insert_sql(table, row, "INSERT OR IGNORE"), list(row.values()))
+
+    def upsert(self, table: str, row: dict[str, Any], key: str) -> None:
+        """Insert ``row``, or update the columns it names on the row with the same ``key``."""
+        updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != key)
+        self.db.execute(
+            _insert_sql(table, row) + f" ON CONFLICT({key}) DO UPDATE SET {updates}",
+            list(row.values()),
+        )
+
+    # ---- full-text search ---------------------------------------------------------------
+
+    def search_query(self, words: list[str]) -> str:
+        """The MATCH parameter: every word quoted (any input is a valid query), all
+        required, the last one a prefix."""
+        quoted = [f'"{w}"' for w in words]
+        quoted[-1] += "*"
+        return " ".join(quoted)
+
+    def rebuild_search_index(self) -> None:
+        """Re-index every resource (after a VACUUM, which may renumber rowids)."""
+        self.db.execute("INSERT INTO resource_search(resource_search) VALUES ('rebuild')")
+
+    # ---- runs (storage/lock.py) -----------------------------------------------------------
+
+    def run_alive(self, run_id: str) -> bool:
+        """True while the process that registered ``run_id`` runs (its lock file is held)."""
+        return lock.run_alive(self.path, run_id)
 
 
-def insert(db: Database, table: str, row: dict[str, Any]) -> int:
-    """Insert ``row`` and return its integer key."""
+def _insert_sql(table: str, row: dict[str, Any], verb: str = "INSERT") -> str:
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
-    cursor = db.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
-    return int(cursor.lastrowid or 0)
-
-
-def insert_ignore(db: Database, table: str, row: dict[str, Any]) -> None:
-    """Insert ``row`` unless it would violate a uniqueness constraint."""
-    columns = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    db.execute(f"INSERT OR IGNORE INTO {table} ({columns}) VALUES ({marks})", list(row.values()))
-
-
-def register_function(db: Database, name: str, arity: int, function: Callable) -> None:
-    """Make a Python function callable from SQL on this connection."""
-    db.conn.create_function(name, arity, function, deterministic=True)
-
-
-# ---- full-text search (FTS5, see migration m003) ---------------------------------------
-
-SEARCH_SOURCE = "resource_search JOIN resources r ON r.rowid = resource_search.rowid"
-"""FROM clause of a full-text query; ``r`` is the matching resource."""
-SEARCH_MATCH = "resource_search MATCH ?"
-SEARCH_COLUMNS = (
-    "snippet(resource_search, -1, '\x02', '\x03', ' … ', 24) AS snippet, "
-    "bm25(resource_search, 10.0, 4.0, 1.0) AS score"
-)
-"""``snippet`` marks hits with \\x02…\\x03; ``score`` is better when lower."""
-
-
-def rebuild_search_index(db: Database) -> None:
-    """Re-index every resource (after a VACUUM, which may renumber rowids)."""
-    db.execute("INSERT INTO resource_search(resource_search) VALUES ('rebuild')")
-
-
-# Reads run as plain statements. sqlite-utils' db.query() wraps each one in a SAVEPOINT
-# so that it can reject a statement that returns no rows; ours are known SELECTs, and
-# the two extra statements cost a URL lookup 37% of its speed (bench/store_bench.py).
-def rows(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-    """Every row of a SELECT, as dicts."""
-    cursor = db.execute(sql, list(params))
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor]
-
-
-def row(db: Database, sql: str, params: Sequence[Any] = ()) -> dict | None:
-    """The first row of a SELECT, or None."""
-    cursor = db.execute(sql, list(params))
-    values = cursor.fetchone()
-    if values is None:
-        return None
-    return dict(zip([column[0] for column in cursor.description], values, strict=True))
-
-
-def scalar(db: Database, sql: str, params: Sequence[Any] = ()) -> Any:
-    """The first column of the first row of a query."""
-    found = db.execute(sql, list(params)).fetchone()
-    return found[0] if found else None
-
-
-def upsert(db: Database, table: str, row: dict[str, Any], key: str) -> None:
-    """Insert ``row``, or update the columns it names on the row with the same ``key``."""
-    columns = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != key)
-    db.execute(
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
-        f"ON CONFLICT({key}) DO UPDATE SET {updates}",
-        list(row.values()),
-    )
+    return f"{verb} INTO {table} ({columns}) VALUES ({marks})"

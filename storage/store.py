@@ -14,8 +14,8 @@
 ``storage.reports``       figures for the service's dashboards
 ========================  ==========================================================
 
-What is SQLite's own (opening the file, transactions, FTS5, a few statements) lives in
-``storage.sqlite``.
+The database engine is a backend (``storage.backend``): ``storage.sqlite`` holds
+what is SQLite's own (opening the file, transactions, FTS5, a few statements).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from . import sqlite
+from .backend import open_backend
 from .citations import Citations
 from .health import HealthPolicy
-from .migrations import migrations
 from .previews import PREVIEW_MAX_CHARS
 from .publications import Publications
 from .reads import Reads
@@ -73,16 +73,19 @@ class Store(
         self.readonly = readonly
         self.preview_max_chars = preview_max_chars
         self.policy = policy or HealthPolicy()
+        self.sql = open_backend(path, readonly=readonly, busy_timeout_ms=busy_timeout_ms)
         if not readonly:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite.connect(self.path, readonly=readonly, busy_timeout_ms=busy_timeout_ms)
-        if not readonly:
-            migrations.apply(self.db)
+            self.sql.migrate()
             if not self._scalar("SELECT count(*) FROM publications"):
                 self.import_publications(bundled_publications())
 
+    @property
+    def db(self) -> Any:
+        """The SQLite backend's sqlite-utils ``Database``, for tests and inspection."""
+        return getattr(self.sql, "db")  # noqa: B009 - only the SQLite backend has one
+
     def close(self) -> None:
-        self.db.close()
+        self.sql.close()
 
     def __enter__(self) -> Store:
         return self

@@ -67,7 +67,9 @@ class VenueMatcher:
     def __init__(self, venues: Iterable[dict]):
         self._by_host: dict[str, str] = {}
         self._by_path: dict[str, list[tuple[str, str]]] = {}
+        self.ids: set[str] = set()
         for venue in venues:
+            self.ids.add(venue["id"])
             for domain in venue["domains"]:
                 host, slash, path = domain.partition("/")
                 if slash:
@@ -77,6 +79,13 @@ class VenueMatcher:
                 else:
                     # The first venue to claim a domain keeps it, as in the table's order.
                     self._by_host.setdefault(host, venue["id"])
+
+    def venue_of(self, url: str, publication_id: str | None) -> str | None:
+        """The venue a card shows: the resource's own publication if it names a known
+        venue, else the one its URL matches."""
+        if publication_id in self.ids:
+            return publication_id
+        return self.match(url)
 
     def match(self, url: str) -> str | None:
         host = host_of(url)

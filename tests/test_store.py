@@ -468,6 +468,22 @@ def test_explicit_publication_id_wins(store):
     assert found["id"] == "nature"
 
 
+def test_the_publication_filter_follows_the_venue_the_card_shows(store):
+    zvi = store.register(ZVI_URL).resource["id"]
+    own = store.register("https://example.org/paper", publication_id="nature").resource["id"]
+    listed = [r["id"] for r in store.iter_resources(publication="substack")]
+    assert listed == [zvi]
+    assert [r["id"] for r in store.iter_resources(publication="nature")] == [own]
+    # a new venue that claims the host takes the resource along, in listings too
+    store.import_publications(
+        [{"id": "zvi", "name": "Don't Worry About the Vase", "domains": ["thezvi.substack.com"]}]
+    )
+    assert [r["id"] for r in store.iter_resources(publication="zvi")] == [zvi]
+    assert store.count_resources(publication="substack") == 0
+    store.update_url(own, "https://example.org/paper-v2")
+    assert store.get(own)["venue_id"] == "nature"  # the explicit publication still wins
+
+
 def test_credibility_inherited_from_venue(store):
     res = store.register(ZVI_URL).resource
     cred = credibility(store, res)
