@@ -17,6 +17,7 @@ class Backend(Protocol):
     name: str
     IntegrityError: type[Exception]
     insertion_order: str
+    skip_locked: str
     search_source: str
     search_match: str
     search_columns: str

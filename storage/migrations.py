@@ -311,3 +311,41 @@ def m007_venue_ids(db: Database) -> None:
             ).fetchall()
         ],
     )
+
+
+@migrations()
+def m008_hosts(db: Database) -> None:
+    # The frontier by host (storage/leases.py): each resource's host, the lease its
+    # fetch was claimed under, and per host when it next has due work, when it may next
+    # be fetched, and who leases it until when (with a fencing token).
+    db.execute("ALTER TABLE resources ADD COLUMN host TEXT")
+    db.execute("ALTER TABLE resources ADD COLUMN lease_token INTEGER")
+    db.conn.executemany(
+        "UPDATE resources SET host = ? WHERE rowid = ?",
+        [
+            (ids.host_of(url), rowid)
+            for rowid, url in db.execute("SELECT rowid, url FROM resources").fetchall()
+        ],
+    )
+    db.execute("CREATE INDEX resources_host_due ON resources(host, next_fetch_at)")
+    db.execute(
+        """
+        CREATE TABLE hosts (
+            host TEXT PRIMARY KEY,
+            next_due_at TEXT NOT NULL DEFAULT '', -- '' requested, '0' new, else earliest due
+            next_allowed_at TEXT,           -- not before (crawl delay, Retry-After)
+            leased_by TEXT,                 -- run id (storage/lock.py) holding the lease
+            lease_until TEXT,
+            lease_token INTEGER NOT NULL DEFAULT 0  -- grows at every lease: fencing
+        )
+        """
+    )
+    db.execute("CREATE INDEX hosts_due ON hosts(next_due_at)")
+    db.execute(
+        "INSERT INTO hosts (host, next_due_at) "
+        "SELECT host, min(coalesce(next_fetch_at, '0')) FROM resources GROUP BY host"
+    )
+    db.execute(
+        "UPDATE hosts SET next_due_at = '' WHERE host IN (SELECT r.host FROM refetch_requests q "
+        "JOIN resources r ON r.id = q.resource_id WHERE q.status = 'queued')"
+    )

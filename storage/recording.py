@@ -12,6 +12,7 @@ from .base import StoreBase
 from .clock import iso, parse_iso, utc_now
 from .errors import NotFoundError
 from .health import GOOD_STATES, counts_toward_dead, failure_state
+from .leases import StaleLease
 from .previews import content_hash, stored_preview
 from .results import FetchResult
 
@@ -23,12 +24,16 @@ class Recording(StoreBase):
 
         def venue_for(self, resource: dict) -> dict | None: ...
         def finish_request(self, request_id: int, status: str, error: str | None) -> None: ...
+        def _check_lease(self, resource: dict, token: int) -> None: ...
+        def _finish_leased(self, resource: dict, token: int, delay: float) -> None: ...
+        def _refresh_host(self, host: str | None) -> None: ...
 
     def record_results(self, results: Iterable[FetchResult]) -> list[str]:
         """Store a batch of fetch results in one transaction; each result is all or nothing.
 
         Returns the resource's new fetch status for each result, in order, or
-        ``store_error`` for a result that could not be stored (it is logged).
+        ``store_error`` for a result that could not be stored (it is logged), or
+        ``stale_lease`` for one whose host lease was taken over since (not written).
         """
         statuses = []
         with self._writing():
@@ -36,6 +41,9 @@ class Recording(StoreBase):
                 try:
                     with self._writing():  # a savepoint: one bad result spoils only itself
                         statuses.append(self._record(result))
+                except StaleLease as exc:
+                    logger.warning("result for %s refused: %s", result.url, exc)
+                    statuses.append("stale_lease")
                 except (LookupError, ValueError, self.sql.IntegrityError) as exc:
                     logger.error("result for %s not stored: %s", result.url, exc)
                     statuses.append("store_error")
@@ -47,12 +55,14 @@ class Recording(StoreBase):
     def _record(self, result: FetchResult) -> str:
         resource = self._row(
             "SELECT id, url, type, publication_id, content_hash, current_snapshot_id, "
-            "failure_count, last_fetched_at, fetch_status, status_reason "
+            "failure_count, last_fetched_at, fetch_status, status_reason, host, lease_token "
             "FROM resources WHERE id = ?",
             [result.resource_id],
         )
         if resource is None:
             raise NotFoundError(f"no resource {result.resource_id!r}")
+        if result.lease_token is not None:
+            self._check_lease(resource, result.lease_token)
         now = utc_now()
         text = result.text or ""
         digest = (result.content_hash or content_hash(text)) if text.strip() else None
@@ -132,6 +142,11 @@ class Recording(StoreBase):
         self._update_resource(result.resource_id, update)
         if result.request_id is not None:
             self.finish_request(result.request_id, status, reason)
+        if result.lease_token is not None:
+            delay = self.policy.host_delay if result.host_delay is None else result.host_delay
+            self._finish_leased(resource, result.lease_token, delay)
+        else:
+            self._refresh_host(resource["host"])
         return status
 
     def _gone_times(self, resource: dict, result: FetchResult) -> list[datetime]:

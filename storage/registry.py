@@ -34,6 +34,7 @@ class Registry(StoreBase):
 
         def _cite(self, resource_id: str, slug: str, source: str) -> None: ...
         def venue_id_for(self, url: str, publication_id: str | None) -> str | None: ...
+        def _refresh_host(self, host: str | None) -> None: ...
 
     # ---- lookup -------------------------------------------------------------------
 
@@ -133,10 +134,12 @@ class Registry(StoreBase):
                     "updated_at": now,
                     **values,
                     "venue_id": self.venue_id_for(url, values.get("publication_id")),
+                    "host": ids.host_of(url),
                 }
                 if self._row("SELECT 1 AS x FROM aliases WHERE alias = ?", [row["id"]]):
                     raise StoreError(f"id {row['id']} is already an alias of another resource")
                 self.sql.insert("resources", row)
+                self._refresh_host(row["host"])  # never fetched: its host is due
                 resource_id, created, merged = row["id"], True, None
             else:
                 resource_id, created = existing["id"], False
@@ -154,7 +157,7 @@ class Registry(StoreBase):
                             f"{url} belongs to resource {owner['id']}, not {resource_id}"
                         )
                     self._add_alias(existing["url"], resource_id, "url")
-                    update.update(url=url, url_key=ids.url_key(url))
+                    update.update(url=url, url_key=ids.url_key(url), host=ids.host_of(url))
                 if stable_id and stable_id != existing["stable_id"]:
                     if existing["stable_id_origin"] == "generated":
                         # The registry's own stable id wins over one we made up; ours
@@ -172,6 +175,9 @@ class Registry(StoreBase):
                 if update:
                     update["updated_at"] = now
                     self._update_resource(resource_id, update)
+                if "host" in update:
+                    self._refresh_host(existing["host"])
+                    self._refresh_host(update["host"])
             for slug in cited_by:
                 self._cite(resource_id, slug, citation_source)
         return Registration(self.get(resource_id), created, merged)
@@ -191,9 +197,12 @@ class Registry(StoreBase):
                     "url": new_url,
                     "url_key": ids.url_key(new_url),
                     "venue_id": self.venue_id_for(new_url, row["publication_id"]),
+                    "host": ids.host_of(new_url),
                     "updated_at": iso(utc_now()),
                 },
             )
+            self._refresh_host(row["host"])
+            self._refresh_host(ids.host_of(new_url))
         return self.get(row["id"])
 
     def import_records(self, records: Iterable[tuple[str, dict]]) -> ImportReport:

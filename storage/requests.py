@@ -23,6 +23,7 @@ class EditorRequests(StoreBase):
 
         def resolve(self, ref: str) -> dict | None: ...
         def register(self, url: str, **kwargs) -> Registration: ...
+        def _refresh_host(self, host: str | None) -> None: ...
 
     def request_refetch(
         self,
@@ -45,7 +46,7 @@ class EditorRequests(StoreBase):
             if row is None:
                 raise NotFoundError(f"no resource for {ref!r}")
             now = iso(utc_now())
-            return self.sql.insert(
+            request_id = self.sql.insert(
                 "refetch_requests",
                 {
                     "resource_id": row["id"],
@@ -58,6 +59,8 @@ class EditorRequests(StoreBase):
                     "claimed_by": claim_for,
                 },
             )
+            self._refresh_host(row["host"])  # a queued request makes its host due now
+            return request_id
 
     def claim_requests(self, request_ids: Iterable[int], run_id: str) -> list[int]:
         """Mark these queued requests as running for ``run_id``; returns the ones it got."""

@@ -17,6 +17,8 @@ class FetchTask:
     """The editor's re-fetch request this task serves, if any."""
     force: bool = False
     """Bypass conditional GET (an editor asked for a fresh copy)."""
+    lease_token: int | None = None
+    """The host lease this task was claimed under (storage/leases.py), if any."""
 
 
 @dataclass
@@ -52,3 +54,8 @@ class FetchResult:
     """Every URL requested before ``final_url``, when the server redirected."""
     canonical_url: str | None = None
     """The page's ``<link rel=canonical>``."""
+    lease_token: int | None = None
+    """The host lease the task was claimed under: a result under a lease that has been
+    taken over since is refused (``stale_lease``), never written over newer state."""
+    host_delay: float | None = None
+    """Seconds before the host may be fetched again (a Retry-After), when known."""

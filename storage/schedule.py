@@ -46,7 +46,7 @@ class Schedule(StoreBase):
                 if row is None:
                     raise NotFoundError(f"no resource for {ref!r}")
                 rows.append(row)
-            return [_task(r, force=force) for r in rows][:limit]
+            return [task_for(r, force=force) for r in rows][:limit]
         if mode not in CRAWL_MODES:
             raise ValueError(f"unknown crawl mode {mode!r}")
         limit_sql = f" LIMIT {int(limit)}" if limit else ""
@@ -55,7 +55,7 @@ class Schedule(StoreBase):
                 "SELECT id, url, etag, last_modified FROM resources "
                 f"ORDER BY {self.sql.insertion_order}" + limit_sql
             )
-            return [_task(r, force=force) for r in rows]
+            return [task_for(r, force=force) for r in rows]
         tasks: list[FetchTask] = []
         seen: set[str] = set()
         for req in self._rows(
@@ -67,7 +67,7 @@ class Schedule(StoreBase):
             if req["id"] not in seen:
                 seen.add(req["id"])
                 tasks.append(
-                    _task(req, force=force or bool(req["force"]), request_id=req["request_id"])
+                    task_for(req, force=force or bool(req["force"]), request_id=req["request_id"])
                 )
         if mode == "requests":
             return tasks[:limit] if limit else tasks
@@ -81,7 +81,7 @@ class Schedule(StoreBase):
             f"{self.sql.insertion_order}" + limit_sql,
             [iso(utc_now()), *skip],
         )
-        tasks += [_task(r, force=force) for r in rows if r["id"] not in seen]
+        tasks += [task_for(r, force=force) for r in rows if r["id"] not in seen]
         return tasks[:limit] if limit else tasks
 
     def claim_tasks(
@@ -115,11 +115,18 @@ class Schedule(StoreBase):
             )
             if row is None:
                 raise NotFoundError(f"no re-fetch request {request_id}")
-            tasks.append(_task(row, force=bool(row["force"]), request_id=row["request_id"]))
+            tasks.append(task_for(row, force=bool(row["force"]), request_id=row["request_id"]))
         return tasks
 
 
-def _task(row: dict, *, force: bool = False, request_id: int | None = None) -> FetchTask:
+def task_for(
+    row: dict,
+    *,
+    force: bool = False,
+    request_id: int | None = None,
+    lease_token: int | None = None,
+) -> FetchTask:
+    """The task of a resource row; a forced one sends no validators (no 304)."""
     return FetchTask(
         resource_id=row["id"],
         url=row["url"],
@@ -127,4 +134,5 @@ def _task(row: dict, *, force: bool = False, request_id: int | None = None) -> F
         last_modified=None if force else row.get("last_modified"),
         request_id=request_id,
         force=force,
+        lease_token=lease_token,
     )

@@ -31,6 +31,8 @@ class SQLiteBackend:
     """What a violated constraint raises."""
     insertion_order = "rowid"
     """A column that orders rows of ``resources`` by insertion."""
+    skip_locked = ""
+    """Appended to a SELECT that claims rows; a write transaction here locks the file."""
     search_source = "resource_search JOIN resources r ON r.rowid = resource_search.rowid"
     """FROM clause of a full-text query (FTS5, migration m003); ``r`` is the resource."""
     search_match = "resource_search MATCH ?"

@@ -8,6 +8,7 @@
 ``storage.publications``  venues and a resource's venue
 ``storage.recording``     fetch results: the fetch log, snapshots, the state they leave
 ``storage.schedule``      which resources a run fetches, and claiming them
+``storage.leases``        the frontier by host: leases for a fleet of workers
 ``storage.requests``      editors' re-fetch requests
 ``storage.reads``         snapshots, history, filtered listings, counts
 ``storage.search``        full-text search
@@ -28,6 +29,7 @@ from typing import Any
 from .backend import open_backend
 from .citations import Citations
 from .health import HealthPolicy
+from .leases import HostLeases
 from .previews import PREVIEW_MAX_CHARS
 from .publications import Publications
 from .reads import Reads
@@ -45,6 +47,7 @@ DEFAULT_DB_PATH = "data/citecache.db"
 
 class Store(
     Recording,
+    HostLeases,
     Schedule,
     EditorRequests,
     Registry,

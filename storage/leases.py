@@ -1,0 +1,188 @@
+"""The frontier by host: runs lease hosts with due work, one run per host at a time.
+
+Across a fleet of workers on one database, politeness per host holds only if one worker
+fetches a host at a time. A worker claims a few hosts whose work is due and that may be
+fetched now, and the due resources of each (editors' requests first); it renews its
+leases while it works. Recording the last result of a lease releases the host in the
+same transaction and sets when it may next be fetched (the crawl delay or the server's
+Retry-After). A worker that dies loses nothing: its leases run out and its resources,
+never recorded, are still due.
+
+Every lease gets a token one higher than the host's last (a fencing token). The
+resources claimed under a lease carry it; a result that carries an older token comes
+from a worker that lost its lease (paused past its expiry, say) and is refused, so it
+never overwrites what the lease's new holder recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from .base import StoreBase
+from .clock import iso, utc_now
+from .results import FetchTask
+from .schedule import task_for
+
+# ``hosts.next_due_at`` sorts hosts as a crawl takes work: editors' requests first, then
+# sources never fetched, then the most overdue (ISO timestamps start with 1 or 2).
+DUE_REQUESTED = ""
+"""A host with an editor's request waiting."""
+DUE_NEW = "0"
+"""A host with a source never fetched."""
+
+
+class StaleLease(LookupError):
+    """A result came under a host lease that has been taken over since."""
+
+
+@dataclass
+class HostLease:
+    host: str
+    token: int
+    tasks: list[FetchTask]
+
+
+class HostLeases(StoreBase):
+    if TYPE_CHECKING:  # from storage.requests
+
+        def claim_requests(self, request_ids: Iterable[int], run_id: str) -> list[int]: ...
+
+    def claim_hosts(
+        self, run_id: str, *, hosts: int = 8, per_host: int = 10, lease_seconds: float = 120.0
+    ) -> list[HostLease]:
+        """Lease up to ``hosts`` hosts that have due work and may be fetched now, with up
+        to ``per_host`` of their due resources each (editors' requests first)."""
+        now = utc_now()
+        until = iso(now + timedelta(seconds=lease_seconds))
+        leases = []
+        with self._writing():
+            rows = self._rows(
+                "SELECT host, lease_token FROM hosts WHERE next_due_at <= ? "
+                "AND (lease_until IS NULL OR lease_until < ?) "
+                "AND (next_allowed_at IS NULL OR next_allowed_at <= ?) "
+                "ORDER BY next_due_at, host LIMIT ?" + self.sql.skip_locked,
+                [iso(now), iso(now), iso(now), int(hosts)],
+            )
+            for row in rows:
+                host, token = row["host"], row["lease_token"] + 1
+                tasks = self._lease_tasks(host, token, run_id, per_host)
+                if not tasks:  # its due time was stale: correct it, lease nothing
+                    self._refresh_host(host)
+                    continue
+                self.sql.execute(
+                    "UPDATE hosts SET leased_by = ?, lease_until = ?, lease_token = ? "
+                    "WHERE host = ?",
+                    [run_id, until, token, host],
+                )
+                leases.append(HostLease(host, token, tasks))
+        return leases
+
+    def _lease_tasks(self, host: str, token: int, run_id: str, limit: int) -> list[FetchTask]:
+        requests = self._rows(
+            "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified "
+            "FROM refetch_requests q JOIN resources r ON r.id = q.resource_id "
+            "WHERE r.host = ? AND q.status = 'queued' ORDER BY q.requested_at, q.id LIMIT ?",
+            [host, int(limit)],
+        )
+        claimed = set(self.claim_requests([r["request_id"] for r in requests], run_id))
+        tasks, seen = [], set()
+        for r in requests:
+            if r["request_id"] in claimed and r["id"] not in seen:
+                seen.add(r["id"])
+                force = bool(r["force"])
+                tasks.append(
+                    task_for(r, force=force, request_id=r["request_id"], lease_token=token)
+                )
+        due = self._rows(
+            "SELECT id, url, etag, last_modified FROM resources WHERE host = ? "
+            "AND (next_fetch_at IS NULL OR next_fetch_at <= ?) "
+            "ORDER BY next_fetch_at IS NOT NULL, next_fetch_at, id LIMIT ?",
+            [host, iso(utc_now()), int(limit)],
+        )
+        tasks += [task_for(r, lease_token=token) for r in due if r["id"] not in seen]
+        tasks = tasks[:limit]
+        for task in tasks:
+            self.sql.execute(
+                "UPDATE resources SET lease_token = ? WHERE id = ?", [token, task.resource_id]
+            )
+        return tasks
+
+    def renew_leases(self, run_id: str, lease_seconds: float = 120.0) -> int:
+        """Extend every lease ``run_id`` holds; returns how many it still holds."""
+        until = iso(utc_now() + timedelta(seconds=lease_seconds))
+        with self._writing():
+            return self.sql.execute(
+                "UPDATE hosts SET lease_until = ? WHERE leased_by = ?", [until, run_id]
+            )
+
+    def release_leases(self, run_id: str) -> int:
+        """Give back every host ``run_id`` leases (a worker that stops); its resources not
+        yet recorded stay due."""
+        with self._writing():
+            hosts = [
+                r["host"]
+                for r in self._rows("SELECT host FROM hosts WHERE leased_by = ?", [run_id])
+            ]
+            for host in hosts:
+                self._release_host(host, delay=0.0)
+        return len(hosts)
+
+    # ---- called by recording, inside its transaction ------------------------------------
+
+    def _check_lease(self, resource: dict, token: int) -> None:
+        """Refuse a result whose lease was taken over since it was claimed."""
+        current = self._scalar("SELECT lease_token FROM hosts WHERE host = ?", [resource["host"]])
+        if resource["lease_token"] != token or current != token:
+            raise StaleLease(
+                f"the lease {token} on {resource['host']} was taken over "
+                f"(now {current}); this result is not written"
+            )
+
+    def _finish_leased(self, resource: dict, token: int, delay: float) -> None:
+        """The resource's leased fetch is recorded; the lease's last one releases the host."""
+        self.sql.execute("UPDATE resources SET lease_token = NULL WHERE id = ?", [resource["id"]])
+        left = self._scalar(
+            "SELECT count(*) FROM resources WHERE host = ? AND lease_token = ?",
+            [resource["host"], token],
+        )
+        if not left:
+            self._release_host(resource["host"], delay=delay)
+
+    def _release_host(self, host: str, *, delay: float) -> None:
+        allowed = iso(utc_now() + timedelta(seconds=delay)) if delay > 0 else None
+        self.sql.execute(
+            "UPDATE resources SET lease_token = NULL WHERE host = ? AND lease_token IS NOT NULL",
+            [host],
+        )
+        self.sql.execute(
+            "UPDATE hosts SET leased_by = NULL, lease_until = NULL, next_allowed_at = ? "
+            "WHERE host = ?",
+            [allowed, host],
+        )
+        self._refresh_host(host)
+
+    def _refresh_host(self, host: str | None) -> None:
+        """Set a host's next due time from its resources and queued requests."""
+        if host is None:
+            return
+        found = self._row(
+            "SELECT (SELECT count(*) FROM refetch_requests q JOIN resources r "
+            "ON r.id = q.resource_id WHERE r.host = ? AND q.status = 'queued') AS waiting, "
+            "(SELECT count(*) FROM resources WHERE host = ? AND next_fetch_at IS NULL) AS never, "
+            "(SELECT min(next_fetch_at) FROM resources WHERE host = ?) AS due",
+            [host, host, host],
+        )
+        assert found is not None
+        if found["waiting"]:
+            due = DUE_REQUESTED
+        elif found["never"]:
+            due = DUE_NEW
+        elif found["due"] is None:  # no resources left on the host
+            self.sql.execute("DELETE FROM hosts WHERE host = ? AND leased_by IS NULL", [host])
+            return
+        else:
+            due = found["due"]
+        self.sql.upsert("hosts", {"host": host, "next_due_at": due}, key="host")
