@@ -69,3 +69,65 @@ def db_path(tmp_path: Path) -> Path:
 def saved_pages() -> list[dict]:
     """``tests/pages/manifest.json``: name, original_url, title, must_contain, must_not_contain."""
     return json.loads((PAGES_DIR / "manifest.json").read_text(encoding="utf-8"))
+
+
+FLEET_HOSTS = 20
+
+
+@dataclass(frozen=True)
+class FleetServer:
+    """A running ``tests/fleetserver.py``: many hosts (127.0.0.2, .3, ...) on one port."""
+
+    port: int
+    hosts: list[str]
+    """Base URLs ``http://127.0.0.K:PORT``, one per host; distinct download slots to Scrapy."""
+
+    def url(self, host: int, path: str) -> str:
+        """Absolute URL of ``path`` on host number ``host`` (0-based)."""
+        return self.hosts[host] + "/" + path.lstrip("/")
+
+    def stats(self) -> dict:
+        """``GET /stats``: {"hosts": {base: figures}, "totals": figures}."""
+        import urllib.request  # here, not at the top: this section of the file is appended
+
+        with urllib.request.urlopen(self.hosts[0] + "/stats", timeout=5) as resp:
+            return json.load(resp)
+
+    def reset(self) -> None:
+        """``POST /control/reset``: clear the figures."""
+        import urllib.request
+
+        request = urllib.request.Request(self.hosts[0] + "/control/reset", method="POST")
+        urllib.request.urlopen(request, timeout=5).read()
+
+
+@pytest.fixture(scope="session")
+def fleetserver() -> Iterator[FleetServer]:
+    """Start the fleet server with FLEET_HOSTS hosts and no default latency; stop it at the end.
+
+    Figures accumulate over the session: call ``reset()`` before measuring.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, str(TESTS_DIR / "fleetserver.py"), "--hosts", str(FLEET_HOSTS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            if not sel.select(MOCKSERVER_START_TIMEOUT):
+                raise RuntimeError("fleetserver did not print its hosts in time")
+        first = proc.stdout.readline()
+        try:
+            started = json.loads(first)
+        except ValueError:
+            raise RuntimeError(f"fleetserver failed to start (first line: {first!r})") from None
+        yield FleetServer(port=started["port"], hosts=started["hosts"])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
