@@ -124,6 +124,8 @@ class ClaimingTaskSource:
     STALE_SECONDS = 3600.0
     """A task unsettled this long is forgotten (a bug lost its result): the bound must
     not shrink for ever. At worst the resource is fetched twice."""
+    FAILURE_PAUSE_SECONDS = 1.0
+    """After a failed claim, wait this long (doubled at each further failure, to 60 s)."""
     COOL_DOWN_SECONDS = 3600.0
     """A resource whose result could not be stored is not claimed again this soon,
     so that a store error never turns into fetching one page in a loop."""
@@ -149,6 +151,7 @@ class ClaimingTaskSource:
         self._claimed_at: dict[str, float] = {}
         self._cooling: dict[str, float] = {}
         self._settled: asyncio.Event | None = None
+        self._next_due_look = 0.0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="citecache-frontier")
         self._store: Store | None = None
 
@@ -169,22 +172,21 @@ class ClaimingTaskSource:
 
     async def stream(self) -> AsyncIterator[list[FetchTask]]:
         self._settled = asyncio.Event()
-        next_due_look = 0.0
+        self._next_due_look = 0.0
+        failures = 0
         while self.deadline is None or time.monotonic() < self.deadline:
             self._forget_stale()
-            busy = sum(self.in_flight.values())
-            room = self.max_in_flight - busy
-            tasks: list[FetchTask] = []
-            # Due work in whole batches (one write transaction each), not one per result.
-            if room >= self.batch and time.monotonic() >= next_due_look:
-                # copied here: the sets change on this thread while the claim runs on its own
-                exclude = [*self.in_flight, *self._cooling]
-                tasks = await self._call(self._claim, "due", self.batch, exclude)
-                if len(tasks) < self.batch:  # all that is due now: look again later
-                    next_due_look = time.monotonic() + self.due_interval
-            elif room + self.batch > 0 and await self._call(self._queued) > 0:
-                limit = min(self.batch, room + self.batch)
-                tasks = await self._call(self._claim, "requests", limit, [])
+            try:
+                tasks = await self._round()
+                failures = 0
+            except Exception:
+                # A locked or unreachable database must not end a worker that is meant
+                # to run for ever (Scrapy would close the spider when start() raises).
+                failures += 1
+                pause = min(self.FAILURE_PAUSE_SECONDS * 2 ** (failures - 1), 60.0)
+                logger.exception("could not claim tasks; trying again in %.0f s", pause)
+                await asyncio.sleep(pause)
+                continue
             if tasks:
                 self._track(tasks)
                 yield tasks
@@ -192,6 +194,22 @@ class ClaimingTaskSource:
             self._settled.clear()
             with suppress(TimeoutError):  # a settled task frees room at once
                 await asyncio.wait_for(self._settled.wait(), self.idle)
+
+    async def _round(self) -> list[FetchTask]:
+        """One look at the store: the tasks claimed, if any."""
+        busy = sum(self.in_flight.values())
+        room = self.max_in_flight - busy
+        # Due work in whole batches (one write transaction each), not one per result.
+        if room >= self.batch and time.monotonic() >= self._next_due_look:
+            # copied here: the sets change on this thread while the claim runs on its own
+            exclude = [*self.in_flight, *self._cooling]
+            tasks = await self._call(self._claim, "due", self.batch, exclude)
+            if len(tasks) < self.batch:  # all that is due now: look again later
+                self._next_due_look = time.monotonic() + self.due_interval
+            return tasks
+        if room + self.batch > 0 and await self._call(self._queued) > 0:
+            return await self._call(self._claim, "requests", min(self.batch, room + self.batch), [])
+        return []
 
     def _track(self, tasks: list[FetchTask]) -> None:
         now = time.monotonic()

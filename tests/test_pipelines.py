@@ -322,3 +322,33 @@ def test_the_claiming_source_ends_at_its_deadline(db_path):
     finally:
         source.close()
     assert 0.3 <= time.monotonic() - started < 5
+
+
+def test_the_claiming_source_outlives_a_failed_claim(db_path, monkeypatch, caplog):
+    with Store(db_path) as store:
+        store.register("https://example.org/a")
+    source = ClaimingTaskSource(str(db_path), run_id="w-3", idle=0.05)
+    monkeypatch.setattr(source, "FAILURE_PAUSE_SECONDS", 0.05)
+    real_claim, failures = source._claim, []
+
+    def locked_once(*args):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("database is locked")
+        return real_claim(*args)
+
+    monkeypatch.setattr(source, "_claim", locked_once)
+
+    async def first_batch():
+        stream = source.stream()
+        try:
+            return await asyncio.wait_for(anext(stream), 10)
+        finally:
+            await stream.aclose()
+
+    with FetchRun(db_path, "w-3"):
+        try:
+            assert [t.url for t in asyncio.run(first_batch())] == ["https://example.org/a"]
+        finally:
+            source.close()
+    assert "could not claim tasks" in caplog.text
