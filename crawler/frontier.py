@@ -189,6 +189,12 @@ class ClaimingTaskSource:
                 continue
             if tasks:
                 self._track(tasks)
+                logger.info(
+                    "claimed %d task(s), %d editor request(s); %d in flight",
+                    len(tasks),
+                    sum(t.request_id is not None for t in tasks),
+                    sum(self.in_flight.values()),
+                )
                 yield tasks
                 continue
             self._settled.clear()
