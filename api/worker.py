@@ -251,10 +251,10 @@ class RefetchWorker:
         if code == 0:
             self.last_error = None
             return "exited"
-        self.failed_runs += 1
         self.last_error = lines[-1] if lines else f"exit {code}"
         if code == 1 and any(LOCK_HELD_MARK in line for line in lines):
-            return "locked"
+            return "locked"  # not a failure: someone else is crawling
+        self.failed_runs += 1
         # An editor waiting on a request it had claimed is told, rather than left waiting
         # on a worker that may die on it again.
         with Store(self.db_path) as store:

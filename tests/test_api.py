@@ -782,6 +782,7 @@ def test_while_another_process_holds_the_crawl_lock_requests_run_one_shot(api_db
                 request_id = store.request_refetch(ids["post"])
             worker.wake()
             assert wait_for(lambda: request_status(path, request_id) == "done")
+            assert worker.status()["failedRuns"] == 0  # refused by the lock: not a failure
         finally:
             worker.stop()
 
