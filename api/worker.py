@@ -48,6 +48,9 @@ STOP_GRACE_SECONDS = 20.0
 """After SIGTERM, the worker finishes and stores its fetches in flight; SIGKILL after this."""
 LOCK_RETRY_SECONDS = 60.0
 """While another process holds the crawl lock, try the worker again this often."""
+WORKER_LIFETIME = "1d"
+"""The worker stops by itself after this long (--max-runtime) and is started afresh at
+once: Scrapy keeps robots.txt files and DNS answers for as long as it runs."""
 LOCK_HELD_MARK = "another crawl"
 """In the message of a worker refused by the crawl lock (storage.lock.CrawlLock)."""
 
@@ -190,8 +193,11 @@ class RefetchWorker:
                 self.fallback_reason = self.last_error
                 self._oneshot_loop(until=time.monotonic() + LOCK_RETRY_SECONDS)
                 continue
+            ran = time.monotonic() - started
+            if outcome == "exited" and ran > most:
+                continue  # its lifetime is over (or someone stopped it): a fresh one now
             self.restarts += 1
-            if time.monotonic() - started > most:
+            if ran > most:
                 backoff = first
             self.state = "waiting"
             logger.warning("re-fetch worker ended (%s); restarting in %.0f s", outcome, backoff)
@@ -200,6 +206,7 @@ class RefetchWorker:
 
     def worker_command(self) -> list[str]:
         cmd = [self.python, "-m", "citecache", "--db", self.db_path, "worker"]
+        cmd += ["--max-runtime", WORKER_LIFETIME]
         if self.allow_private:
             cmd.append("--allow-private")
         return cmd

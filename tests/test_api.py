@@ -797,6 +797,8 @@ def test_worker_commands_run_the_cli(tmp_path):
         "--db",
         db,
         "worker",
+        "--max-runtime",
+        "1d",
         "--allow-private",
     ]
     cmd = worker.oneshot_command()
