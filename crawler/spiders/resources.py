@@ -132,12 +132,12 @@ class ResourcesSpider(scrapy.Spider):
         yield page
 
     def failed(self, failure: Failure):
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         if failure.check(RunDeadline):
             # Never sent: not a fetch attempt. The resource stays due for the next run.
             self.crawler.stats.inc_value("citecache/left_for_next_run")
-            self.source.settled([failure.request.meta["task"].resource_id], stored=False)  # type: ignore[attr-defined]
+            self.source.settled([request.meta["task"].resource_id], stored=False)
             return
-        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         page = self._page(request.meta["task"], request.meta, outcome="error")
         page.outcome, page.error = _classify_failure(failure)
         response = getattr(failure.value, "response", None)
