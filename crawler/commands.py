@@ -27,15 +27,21 @@ def _crawl(ctx: Context, overrides: dict, *, scheduled: bool, run: FetchRun) -> 
     }
     if not scheduled:
         return _run_crawl(overrides)
-    lock = CrawlLock(ctx.db)
-    try:
-        lock.acquire()  # before Scrapy loads: a refused crawl exits at once
-    except LockHeld as exc:
-        raise click.ClickException(str(exc)) from None
+    lock = _crawl_lock(ctx)
     try:
         return _run_crawl(overrides)
     finally:
         lock.release()
+
+
+def _crawl_lock(ctx: Context) -> CrawlLock:
+    """The crawl lock, taken before Scrapy loads: a refused crawl exits at once."""
+    lock = CrawlLock(ctx.db)
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        raise click.ClickException(str(exc)) from None
+    return lock
 
 
 def _run_crawl(overrides: dict) -> dict:
@@ -229,6 +235,7 @@ def worker(
     due_interval = _parse_duration(due_every, "--due-every")
     runtime = _parse_duration(max_runtime) if max_runtime else 0
     with _fetch_run(ctx) as run:
+        lock = _crawl_lock(ctx)
         say(f"worker {run.run_id} on {ctx.db}: stop it with SIGTERM")
         try:
             summary = _crawl(
@@ -244,7 +251,7 @@ def worker(
                     "CLOSESPIDER_TIMEOUT": runtime,
                     **_parse_settings(settings),
                 },
-                scheduled=True,
+                scheduled=False,  # the crawl lock is held already, taken above
                 run=run,
             )
         finally:
@@ -253,6 +260,7 @@ def worker(
             run.release()
             with ctx.store() as store:
                 requeued = store.requeue_orphaned_requests()
+            lock.release()
     summary["requeued"] = requeued
     if as_json:
         dump_json(summary)
