@@ -38,6 +38,7 @@ def create_app(
     start_worker: bool = True,
     limiter: TokenBucket | None = None,
     worker_poll_seconds: float | None = None,
+    worker_mode: str = "worker",
 ) -> FastAPI:
     """The service over the SQLite file ``db_path``.
 
@@ -46,6 +47,8 @@ def create_app(
     :param allow_private: let submitted URLs and re-fetches reach private addresses.
     :param start_worker: run the supervised re-fetch worker while the app is up
         (in the ASGI lifespan, so in-process test clients get none).
+    :param worker_mode: ``worker`` (one long-running ``citecache worker``) or ``oneshot``
+        (a ``crawl --requests`` subprocess per batch of requests, as before the worker).
     """
     db_path = Path(db_path)
     with Store(db_path):
@@ -56,6 +59,7 @@ def create_app(
             db_path,
             allow_private=allow_private,
             poll_seconds=worker_poll_seconds or worker_module.POLL_SECONDS,
+            mode=worker_mode,
         )
     conf = Settings(
         db_path=db_path,

@@ -36,15 +36,31 @@ from citecache.context import CONTEXT_SETTINGS, Context, pass_ctx
     help="Allow private and loopback addresses (env CITECACHE_ALLOW_PRIVATE).",
 )
 @click.option("--no-worker", is_flag=True, help="Do not run the background re-fetch worker.")
+@click.option(
+    "--worker-mode",
+    type=click.Choice(["worker", "oneshot"]),
+    default="worker",
+    hidden=True,  # oneshot: the behaviour before the worker, for benchmarks and as a way out
+    help="worker: one long-running `citecache worker`; oneshot: a `crawl --requests` per batch.",
+)
 @pass_ctx
 def serve(
-    ctx: Context, db, host, port, token, read_token_required, allow_private, no_worker
+    ctx: Context,
+    db,
+    host,
+    port,
+    token,
+    read_token_required,
+    allow_private,
+    no_worker,
+    worker_mode,
 ) -> None:
     """Serve the read API, re-fetch for editors and the HTML pages.
 
     The OpenAPI schema is at /openapi.json. Reads use read-only connections, so a
-    running crawl never blocks them; re-fetch requests run in a supervised
-    background `crawl --requests` subprocess.
+    running crawl never blocks them. Re-fetch requests are served by a supervised
+    `citecache worker` subprocess (restarted if it dies); while another process holds
+    the crawl lock, by one `crawl --requests` subprocess per batch instead.
     """
     import uvicorn
 
@@ -61,6 +77,7 @@ def serve(
         read_token_required=read_token_required,
         allow_private=allow_private,
         start_worker=not no_worker,
+        worker_mode=worker_mode,
     )
     click.echo(f"serving {db} on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from api.commands import serve
-from crawler.commands import crawl, refetch
+from crawler.commands import crawl, refetch, worker
 from storage import DEFAULT_DB_PATH
 from wiki.commands import pages
 
@@ -43,6 +43,7 @@ for command in (
     registry.add,
     registry.import_,
     crawl,
+    worker,
     refetch,
     reading.requests,
     reading.show,

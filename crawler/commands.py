@@ -1,8 +1,11 @@
-"""The crawler's commands: ``crawl`` (the cron entry point) and ``refetch`` (editors)."""
+"""The crawler's commands: ``crawl`` (the cron entry point), ``worker`` (the long-running
+alternative to it) and ``refetch`` (editors)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 import click
 
@@ -13,9 +16,8 @@ from storage.lock import CrawlLock, FetchRun, LockHeld
 
 def _crawl(ctx: Context, overrides: dict, *, scheduled: bool, run: FetchRun) -> dict:
     """Run one crawl as ``run`` (already registered); a ``scheduled`` one (cron: --due,
-    --all, --url) also holds the crawl lock. See storage/lock.py for the discipline."""
-    from crawler.run import run_crawl  # Scrapy and Twisted load only for crawls
-
+    --all, --url; the worker) also holds the crawl lock. See storage/lock.py for the
+    discipline."""
     overrides = {
         "CITECACHE_DB": ctx.db,
         "CITECACHE_ALLOW_PRIVATE": ctx.allow_private,
@@ -24,12 +26,28 @@ def _crawl(ctx: Context, overrides: dict, *, scheduled: bool, run: FetchRun) -> 
         **overrides,
     }
     if not scheduled:
-        return run_crawl(overrides).to_dict()
+        return _run_crawl(overrides)
+    lock = _crawl_lock(ctx)
     try:
-        with CrawlLock(ctx.db):
-            return run_crawl(overrides).to_dict()
+        return _run_crawl(overrides)
+    finally:
+        lock.release()
+
+
+def _crawl_lock(ctx: Context) -> CrawlLock:
+    """The crawl lock, taken before Scrapy loads: a refused crawl exits at once."""
+    lock = CrawlLock(ctx.db)
+    try:
+        lock.acquire()
     except LockHeld as exc:
         raise click.ClickException(str(exc)) from None
+    return lock
+
+
+def _run_crawl(overrides: dict) -> dict:
+    from crawler.run import run_crawl  # Scrapy and Twisted load only for crawls
+
+    return run_crawl(overrides).to_dict()
 
 
 def _fetch_run(ctx: Context) -> FetchRun:
@@ -49,7 +67,7 @@ def _fetch_run(ctx: Context) -> FetchRun:
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _parse_duration(text: str) -> float:
+def _parse_duration(text: str, option: str = "--max-runtime") -> float:
     """Seconds in ``90``, ``90s``, ``20m``, ``2h`` or ``1d``."""
     value = text.strip().lower()
     unit = _UNITS.get(value[-1:])
@@ -58,10 +76,10 @@ def _parse_duration(text: str) -> float:
         seconds = float(number) * (unit or 1)
     except ValueError:
         raise click.BadParameter(
-            f"expected a duration like 90s, 20m or 2h, got {text!r}", param_hint="--max-runtime"
+            f"expected a duration like 90s, 20m or 2h, got {text!r}", param_hint=option
         ) from None
     if seconds <= 0:
-        raise click.BadParameter("must be positive", param_hint="--max-runtime")
+        raise click.BadParameter("must be positive", param_hint=option)
     return seconds
 
 
@@ -143,6 +161,114 @@ def crawl(
         say(
             f"crawled {summary['stored']} of {summary['tasks']} "
             f"in {summary['seconds']} s: {statuses}"
+        )
+
+
+@click.command()
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Tasks claimed per round.",
+)
+@click.option(
+    "--idle",
+    type=click.FloatRange(min=0.05),
+    default=0.5,
+    show_default=True,
+    metavar="SECONDS",
+    help="With nothing to do, look for editors' requests this often (a cheap indexed count).",
+)
+@click.option(
+    "--due-every",
+    default="30s",
+    show_default=True,
+    metavar="DURATION",
+    help="With nothing to do, look for due resources this often (new, overdue).",
+)
+@click.option(
+    "--max-runtime",
+    metavar="DURATION",
+    help="Stop after this long (90s, 20m, 2h), as after SIGTERM.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON on stdout.")
+@click.option(
+    "--mirror",
+    envvar="CITECACHE_MIRROR_URL",
+    help="Fetch from a local mirror laid out as MIRROR/host/path (offline runs).",
+)
+@click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy or CITECACHE_* setting, as `scrapy crawl -s`.",
+)
+@allow_private_option
+@pass_ctx
+def worker(
+    ctx: Context,
+    batch: int,
+    idle: float,
+    due_every: str,
+    max_runtime: str | None,
+    as_json: bool,
+    mirror: str | None,
+    settings: tuple[str, ...],
+) -> None:
+    """Fetch for ever: editors' requests within a second, and whatever falls due.
+
+    One long-running process that claims work in rounds, fetches, extracts and records
+    it, and waits when there is none; it replaces the cron crawl. It holds the crawl
+    lock for its lifetime (a cron `crawl --due` meanwhile exits at once; editors'
+    `refetch` still runs beside it). SIGTERM or SIGINT: it stops claiming, finishes
+    the fetches in flight, stores them, puts back the editors' requests it had not
+    started, and exits 0. Exits 1 when it cannot start (e.g. another crawl holds the
+    lock).
+    """
+    # Until Scrapy installs its own handler (when the reactor starts), a SIGTERM is a
+    # clean stop too: nothing is in flight yet.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: sys.exit(0))
+    due_interval = _parse_duration(due_every, "--due-every")
+    runtime = _parse_duration(max_runtime) if max_runtime else 0
+    with _fetch_run(ctx) as run:
+        lock = _crawl_lock(ctx)
+        say(f"worker {run.run_id} on {ctx.db}: stop it with SIGTERM")
+        try:
+            summary = _crawl(
+                ctx,
+                {
+                    "CITECACHE_TASK_SOURCE": "crawler.frontier.ClaimingTaskSource",
+                    "CITECACHE_WORKER_BATCH": batch,
+                    "CITECACHE_WORKER_IDLE": idle,
+                    "CITECACHE_WORKER_DUE_INTERVAL": due_interval,
+                    "CITECACHE_EXTRACT_EAGER": True,
+                    "CITECACHE_MIRROR_URL": mirror or "",
+                    "CITECACHE_MAX_RUNTIME": runtime,
+                    "CLOSESPIDER_TIMEOUT": runtime,
+                    **_parse_settings(settings),
+                },
+                scheduled=False,  # the crawl lock is held already, taken above
+                run=run,
+            )
+        finally:
+            # Claimed, never started (still queued in Scrapy when it stopped): back to
+            # the queue, so that nothing is left `running` once this run is gone.
+            run.release()
+            with ctx.store() as store:
+                requeued = store.requeue_orphaned_requests()
+            lock.release()
+    summary["requeued"] = requeued
+    if as_json:
+        dump_json(summary)
+    else:
+        statuses = ", ".join(f"{v} {k}" for k, v in summary["byStatus"].items()) or "nothing"
+        say(
+            f"worker stopped after {summary['seconds']} s: stored {summary['stored']} "
+            f"of {summary['tasks']} claimed ({statuses}); {requeued} request(s) requeued"
         )
 
 

@@ -10,6 +10,8 @@ the moment it is taken from the queue.
 The override reaches into Scrapy's private downloader API; ``check_scrapy_internals``
 refuses to start a crawl when a name it uses is gone, rather than let it misbehave.
 
+Requests of a higher priority (editors' requests) go first in a host's queue too.
+
 It also keeps a run's deadline (CITECACHE_MAX_RUNTIME): once it has passed, requests
 still queued are not sent but failed with RunDeadline, which the spider drops without
 a trace, so that those resources stay due for the next run.
@@ -92,6 +94,7 @@ class PoliteDownloader(Downloader):
             if penalty > 0:
                 slot.latercall = call_later(penalty, self._latercall, slot)
                 return
+        _urgent_first(slot.queue)
         while slot.queue and slot.free_transfer_slots() > 0:
             slot.lastseen = now
             request, queue_dfd = slot.queue.popleft()
@@ -101,3 +104,14 @@ class PoliteDownloader(Downloader):
             if delay:
                 self._process_queue(slot)
                 break
+
+
+def _urgent_first(queue) -> None:
+    """Move higher-priority requests (an editor's, in a worker) ahead of those already
+    waiting for the same host: Scrapy's slot queue is first in, first out, and a worker
+    keeps up to CONCURRENT_REQUESTS requests queued there. Stable, so the order of the
+    rest is kept; free when nothing is urgent."""
+    if len(queue) > 1 and any(request.priority > queue[0][0].priority for request, _ in queue):
+        ordered = sorted(queue, key=lambda entry: -entry[0].priority)
+        queue.clear()
+        queue.extend(ordered)

@@ -1,14 +1,21 @@
 """Where the spider's work comes from and where its results go.
 
 Both sit behind two small interfaces so that a shared frontier can replace the SQLite
-ones for multi-machine crawls without touching the spider.
+ones for multi-machine crawls without touching the spider. A source is a stream of
+task batches: a one-shot crawl's ends, a long-running worker's does not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from datetime import timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from scrapy.settings import BaseSettings
 
@@ -16,10 +23,23 @@ from storage import FetchResult, FetchTask, Store
 from storage.health import HealthPolicy
 from storage.lock import FetchRun
 
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+results_stored = object()
+"""Signal sent by the store pipeline after each batch write, with ``results`` (the
+FetchResults) and ``statuses`` (each one's new status, ``store_error`` if not stored)."""
+
 
 class TaskSource(Protocol):
-    def tasks(self) -> Iterable[FetchTask]:
-        """The resources to fetch in this run, in the order to fetch them."""
+    def stream(self) -> AsyncIterator[list[FetchTask]]:
+        """Batches of resources to fetch, in the order to fetch them."""
+
+    def settled(self, resource_ids: Iterable[str], *, stored: bool = True) -> None:
+        """These tasks are over: their results were stored (or, ``stored=False``, never
+        will be). A source that claims in rounds stops excluding them."""
+
+    def close(self) -> None: ...
 
 
 class ResultSink(Protocol):
@@ -32,8 +52,9 @@ class ResultSink(Protocol):
 class StoreTaskSource:
     """Takes tasks from the SQLite store: editor requests, never fetched, most overdue.
 
-    The editor requests it serves are claimed for its run (storage/lock.py), so two
-    processes never fetch the same request, and only orphaned ones are requeued.
+    One batch, the whole run's list. The editor requests it serves are claimed for its
+    run (storage/lock.py), so two processes never fetch the same request, and only
+    orphaned ones are requeued.
     """
 
     def __init__(
@@ -66,6 +87,15 @@ class StoreTaskSource:
             force=settings.getbool("CITECACHE_FORCE"),
         )
 
+    async def stream(self) -> AsyncIterator[list[FetchTask]]:
+        yield self.tasks()
+
+    def settled(self, resource_ids: Iterable[str], *, stored: bool = True) -> None:
+        pass  # nothing is claimed again in a one-shot run
+
+    def close(self) -> None:
+        pass
+
     def tasks(self) -> list[FetchTask]:
         if self._own_run is not None:
             self._own_run.acquire()  # held until the process ends
@@ -76,6 +106,173 @@ class StoreTaskSource:
             return store.claim_tasks(
                 self.run_id, mode=self.mode, refs=self.refs, limit=self.limit, force=self.force
             )
+
+
+class ClaimingTaskSource:
+    """A long-running worker's tasks: claims a batch at a time from the store, for ever.
+
+    Editors' requests first, then due resources. At most ``max_in_flight`` claimed tasks
+    are unsettled at a time (Scrapy 2.19 drains ``start()`` into its scheduler without
+    pausing, so the bound is ours); editors' requests may go one batch beyond it so that
+    a backlog of due work never keeps them waiting. Resources in flight are excluded from
+    the next claims. With nothing to do it looks for editors' requests every ``idle``
+    seconds (an indexed count) and for due resources every ``due_interval`` seconds (a
+    claim, which takes the write lock). The store is used on a thread of its own: its
+    calls block, the reactor must not.
+    """
+
+    STALE_SECONDS = 3600.0
+    """A task unsettled this long is forgotten (a bug lost its result): the bound must
+    not shrink for ever. At worst the resource is fetched twice."""
+    FAILURE_PAUSE_SECONDS = 1.0
+    """After a failed claim, wait this long (doubled at each further failure, to 60 s)."""
+    COOL_DOWN_SECONDS = 3600.0
+    """A resource whose result could not be stored is not claimed again this soon,
+    so that a store error never turns into fetching one page in a loop."""
+
+    def __init__(
+        self,
+        db_path: str,
+        *,
+        run_id: str,
+        batch: int = 16,
+        idle: float = 0.5,
+        due_interval: float = 30.0,
+        max_in_flight: int = 64,
+        runtime: float = 0.0,
+    ):
+        if not run_id:
+            raise ValueError("a claiming source needs the run id of its worker (CITECACHE_RUN_ID)")
+        self.db_path, self.run_id = db_path, run_id
+        self.batch, self.idle, self.due_interval = batch, idle, due_interval
+        self.max_in_flight = max(max_in_flight, batch)
+        self.deadline = time.monotonic() + runtime if runtime > 0 else None
+        self.in_flight: Counter[str] = Counter()
+        self._claimed_at: dict[str, float] = {}
+        self._cooling: dict[str, float] = {}
+        self._settled: asyncio.Event | None = None
+        self._next_due_look = 0.0
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="citecache-frontier")
+        self._store: Store | None = None
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> ClaimingTaskSource:
+        return cls(
+            settings.get("CITECACHE_DB"),
+            run_id=settings.get("CITECACHE_RUN_ID") or "",
+            batch=settings.getint("CITECACHE_WORKER_BATCH"),
+            idle=settings.getfloat("CITECACHE_WORKER_IDLE"),
+            due_interval=settings.getfloat("CITECACHE_WORKER_DUE_INTERVAL"),
+            max_in_flight=settings.getint("CITECACHE_WORKER_MAX_IN_FLIGHT")
+            or 2 * settings.getint("CONCURRENT_REQUESTS"),
+            runtime=settings.getfloat("CITECACHE_MAX_RUNTIME"),
+        )
+
+    # ---- the stream ---------------------------------------------------------------
+
+    async def stream(self) -> AsyncIterator[list[FetchTask]]:
+        self._settled = asyncio.Event()
+        self._next_due_look = 0.0
+        failures = 0
+        while self.deadline is None or time.monotonic() < self.deadline:
+            self._forget_stale()
+            try:
+                tasks = await self._round()
+                failures = 0
+            except Exception:
+                # A locked or unreachable database must not end a worker that is meant
+                # to run for ever (Scrapy would close the spider when start() raises).
+                failures += 1
+                pause = min(self.FAILURE_PAUSE_SECONDS * 2 ** (failures - 1), 60.0)
+                logger.exception("could not claim tasks; trying again in %.0f s", pause)
+                await asyncio.sleep(pause)
+                continue
+            if tasks:
+                self._track(tasks)
+                logger.info(
+                    "claimed %d task(s), %d editor request(s); %d in flight",
+                    len(tasks),
+                    sum(t.request_id is not None for t in tasks),
+                    sum(self.in_flight.values()),
+                )
+                yield tasks
+                continue
+            self._settled.clear()
+            with suppress(TimeoutError):  # a settled task frees room at once
+                await asyncio.wait_for(self._settled.wait(), self.idle)
+
+    async def _round(self) -> list[FetchTask]:
+        """One look at the store: the tasks claimed, if any."""
+        busy = sum(self.in_flight.values())
+        room = self.max_in_flight - busy
+        # Due work in whole batches (one write transaction each), not one per result.
+        if room >= self.batch and time.monotonic() >= self._next_due_look:
+            # copied here: the sets change on this thread while the claim runs on its own
+            exclude = [*self.in_flight, *self._cooling]
+            tasks = await self._call(self._claim, "due", self.batch, exclude)
+            if len(tasks) < self.batch:  # all that is due now: look again later
+                self._next_due_look = time.monotonic() + self.due_interval
+            return tasks
+        if room + self.batch > 0 and await self._call(self._queued) > 0:
+            return await self._call(self._claim, "requests", min(self.batch, room + self.batch), [])
+        return []
+
+    def _track(self, tasks: list[FetchTask]) -> None:
+        now = time.monotonic()
+        for task in tasks:
+            self.in_flight[task.resource_id] += 1
+            self._claimed_at.setdefault(task.resource_id, now)
+
+    def settled(self, resource_ids: Iterable[str], *, stored: bool = True) -> None:
+        now = time.monotonic()
+        for resource_id in resource_ids:
+            if self.in_flight[resource_id] > 1:
+                self.in_flight[resource_id] -= 1
+            else:
+                self.in_flight.pop(resource_id, None)
+                self._claimed_at.pop(resource_id, None)
+            if not stored:
+                self._cooling[resource_id] = now + self.COOL_DOWN_SECONDS
+        if self._settled is not None:
+            self._settled.set()
+
+    def _forget_stale(self) -> None:
+        now = time.monotonic()
+        for resource_id, since in list(self._claimed_at.items()):
+            if now - since > self.STALE_SECONDS:
+                logger.warning("no result for %s after %.0f s: forgotten", resource_id, now - since)
+                del self.in_flight[resource_id], self._claimed_at[resource_id]
+        for resource_id, until in list(self._cooling.items()):
+            if now >= until:
+                del self._cooling[resource_id]
+
+    # ---- on the store's thread ----------------------------------------------------
+
+    async def _call(self, fn: Callable[..., T], *args) -> T:
+        return await asyncio.wrap_future(self._thread.submit(fn, *args))
+
+    def _open(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.db_path)
+        return self._store
+
+    def _claim(self, mode: str, limit: int, exclude: list[str]) -> list[FetchTask]:
+        store = self._open()
+        if mode == "due":
+            store.requeue_orphaned_requests()  # of runs killed meanwhile (a refetch -9'd)
+        return store.claim_tasks(self.run_id, mode=mode, limit=limit, exclude=exclude)
+
+    def _queued(self) -> int:
+        return self._open().queued_request_count()
+
+    def close(self) -> None:
+        def close_store() -> None:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+        self._thread.submit(close_store).result()
+        self._thread.shutdown(wait=True)
 
 
 class StoreResultSink:

@@ -10,11 +10,12 @@ import re
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 
 from scrapy.utils.misc import load_object
 
 from crawler import extract_worker
-from crawler.frontier import ResultSink
+from crawler.frontier import ResultSink, results_stored
 from crawler.items import FetchedPage
 from storage import FetchResult
 
@@ -28,12 +29,14 @@ class ExtractPipeline:
     wait on the pool, which bounds memory however fast pages arrive.
     """
 
-    def __init__(self, workers: int, max_pending: int, stats):
+    def __init__(self, workers: int, max_pending: int, stats, *, eager: bool = False):
         self.workers = workers
         self.max_pending = max_pending
         self.stats = stats
         # The pool starts with the first page to extract: a re-crawl that only meets
-        # 304s and failures never pays for it.
+        # 304s and failures never pays for it. A long-running worker starts it at once
+        # (eager), so that an editor's first request does not wait for it.
+        self.eager = eager
         self.pool: ProcessPoolExecutor | None = None
         self._slots = asyncio.Semaphore(max_pending)
 
@@ -41,7 +44,12 @@ class ExtractPipeline:
     def from_crawler(cls, crawler):
         workers = crawler.settings.getint("CITECACHE_EXTRACT_WORKERS") or os.cpu_count() or 1
         pending = crawler.settings.getint("CITECACHE_EXTRACT_MAX_PENDING") or 4 * workers
-        return cls(workers, pending, crawler.stats)
+        eager = crawler.settings.getbool("CITECACHE_EXTRACT_EAGER")
+        return cls(workers, pending, crawler.stats, eager=eager)
+
+    def open_spider(self):
+        if self.eager and self.pool is None:
+            self.pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
         # Forking this process (a running reactor, threads) is not safe; a forkserver
@@ -153,19 +161,24 @@ def looks_not_found(title: str | None, text: str) -> bool:
 class StorePipeline:
     """Collects results and writes them in batches, off the reactor, one batch per transaction.
 
-    A result not yet written when the process dies is simply not recorded: its
-    resource is still due and the next crawl fetches it again.
+    A batch is written when it is full or ``interval`` seconds after the last write,
+    also when no new result comes (a worker's quiet period), and on close. A result not
+    yet written when the process dies is simply not recorded: its resource is still due
+    and the next crawl fetches it again.
     """
 
-    def __init__(self, sink_factory, batch_size: int, interval: float, stats):
+    def __init__(self, sink_factory, batch_size: int, interval: float, stats, signals=None):
         self.sink_factory = sink_factory
         self.batch_size = batch_size
         self.interval = interval
         self.stats = stats
+        self.signals = signals
         self.buffer: list[FetchResult] = []
         self.sink: ResultSink | None = None
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="citecache-writer")
         self._last_flush = time.monotonic()
+        self._closing: asyncio.Event | None = None
+        self._timer: asyncio.Task | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -177,17 +190,34 @@ class StorePipeline:
             crawler.settings.getint("CITECACHE_WRITE_BATCH_SIZE"),
             crawler.settings.getfloat("CITECACHE_WRITE_INTERVAL"),
             crawler.stats,
+            crawler.signals,
         )
 
     def open_spider(self):
         # The sink is created on the writer thread, which is the only one that uses it.
         self.sink = self.writer.submit(self.sink_factory).result()
 
+    async def _flush_on_time(self) -> None:
+        assert self._closing is not None
+        while not self._closing.is_set():
+            wait = self.interval
+            if self.buffer:  # due `interval` after the last write
+                wait = max(self._last_flush + self.interval - time.monotonic(), 0.01)
+            with suppress(TimeoutError):  # woken early by close_spider, which flushes the rest
+                await asyncio.wait_for(self._closing.wait(), wait)
+            # Never cancelled while it writes: a cancelled write could lose its batch.
+            if self.buffer and time.monotonic() - self._last_flush >= self.interval:
+                await self.flush()
+
     async def process_item(self, item):
         if not isinstance(item, FetchResult):
             return item
         self.buffer.append(item)
-        due = time.monotonic() - self._last_flush >= self.interval
+        if self._timer is None and self.interval > 0:  # started here, in the running loop
+            self._closing = asyncio.Event()
+            self._timer = asyncio.get_running_loop().create_task(self._flush_on_time())
+        # An editor waiting for this result does not wait for the batch to fill.
+        due = item.request_id is not None or time.monotonic() - self._last_flush >= self.interval
         if len(self.buffer) >= self.batch_size or due:
             await self.flush()
         return item
@@ -200,6 +230,8 @@ class StorePipeline:
         statuses = await asyncio.wrap_future(self.writer.submit(self._write, batch))
         for status in statuses:
             self.stats.inc_value(f"citecache/status/{status}")
+        if self.signals is not None:
+            self.signals.send_catch_log(results_stored, results=batch, statuses=statuses)
 
     def _write(self, batch: list[FetchResult]) -> list[str]:
         sink = self.sink
@@ -220,6 +252,10 @@ class StorePipeline:
         return statuses
 
     async def close_spider(self):
+        if self._timer is not None:
+            assert self._closing is not None
+            self._closing.set()
+            await self._timer
         await self.flush()
         if self.sink is not None:
             self.writer.submit(self.sink.close).result()

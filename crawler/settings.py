@@ -42,10 +42,12 @@ CITECACHE_EXTRACT_WORKERS = 0
 """Extraction processes; 0 means one per core."""
 CITECACHE_EXTRACT_MAX_PENDING = 0
 """Pages handed to extraction and not yet back; 0 means 4 per worker. Bounds memory."""
+CITECACHE_EXTRACT_EAGER = False
+"""Start the extraction processes with the crawl, not with its first page (the worker)."""
 CITECACHE_WRITE_BATCH_SIZE = 50
 """Results stored per SQLite transaction."""
 CITECACHE_WRITE_INTERVAL = 1.0
-"""Seconds after which a partial batch is written anyway."""
+"""Seconds after which a partial batch is written anyway, even if no new result comes."""
 CITECACHE_PREVIEW_MAX_CHARS = 51_200
 """Size of the stored preview, cut at a word boundary."""
 CITECACHE_MIRROR_URL = os.environ.get("CITECACHE_MIRROR_URL", "")
@@ -64,6 +66,15 @@ CITECACHE_TASK_SOURCE = "crawler.frontier.StoreTaskSource"
 """Where the spider takes its tasks from (a class with ``from_settings``)."""
 CITECACHE_RESULT_SINK = "crawler.frontier.StoreResultSink"
 """Where the store pipeline writes its result batches (a class with ``from_settings``)."""
+CITECACHE_WORKER_BATCH = 16
+"""Tasks a worker (``citecache worker``) claims per round; its --batch."""
+CITECACHE_WORKER_IDLE = 0.5
+"""Seconds between an idle worker's looks for editors' requests (an indexed count); --idle."""
+CITECACHE_WORKER_DUE_INTERVAL = 30.0
+"""Seconds between an idle worker's looks for due resources (a claim); --due-every."""
+CITECACHE_WORKER_MAX_IN_FLIGHT = 0
+"""Tasks a worker has claimed and not yet stored, at most; 0: twice CONCURRENT_REQUESTS.
+Editors' requests may go one batch beyond it."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 

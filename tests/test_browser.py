@@ -1,8 +1,8 @@
 """A real browser on a real server: open a resource page, press Re-fetch, see it done.
 
 Debian's Chromium (``apt-get install -y chromium``) driven by Playwright; the re-fetch
-runs the real crawl (`crawl --requests` in the service's worker subprocess) against a
-page served on 127.0.0.1.
+runs the real crawl (`citecache worker`, the service's long-running worker subprocess)
+against a page served on 127.0.0.1.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic
@@ -82,8 +83,14 @@ class ListSource:
     def from_settings(cls, settings) -> ListSource:
         return cls(settings.getlist("TEST_URLS"))
 
-    def tasks(self) -> list[FetchTask]:
-        return [FetchTask(resource_id=f"r{i}", url=url) for i, url in enumerate(self.urls)]
+    async def stream(self) -> AsyncIterator[list[FetchTask]]:
+        yield [FetchTask(resource_id=f"r{i}", url=url) for i, url in enumerate(self.urls)]
+
+    def settled(self, resource_ids, *, stored: bool = True) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def run_spider(urls: list[str], **overrides) -> list:
@@ -601,6 +608,31 @@ def test_polite_downloader_counts_a_request_the_moment_it_leaves_the_queue():
     # The bug in miniature: Scrapy 2.19 starts all 5 and counts none (docs/scrapy-bugs.md).
     assert sends(Downloader, 5, limit=2) == (5, 0)
     assert sends(PoliteDownloader, 5, limit=2) == (2, 2)
+
+
+def test_an_editors_request_goes_first_in_its_hosts_queue():
+    async def order():
+        downloader = PoliteDownloader(get_crawler(Spider, NO_HANDLERS))
+        started = []
+
+        async def download(slot, request, queue_dfd):
+            started.append(request.url)
+
+        downloader._wait_for_download = download
+        slot = Slot(concurrency=1, delay=0, jitter=0)
+        queue(slot, 3)
+        slot.queue.append((Request("https://example.org/editor", priority=1), Deferred()))
+        slot.transferring.add(Request("https://example.org/busy"))  # the one free slot: taken
+        downloader._process_queue(slot)
+        slot.transferring.clear()
+        downloader._process_queue(slot)
+        await asyncio.sleep(0)
+        downloader.close()
+        return started, [request.url for request, _ in slot.queue]
+
+    started, waiting = asyncio.run(order())
+    assert started == ["https://example.org/editor"]
+    assert waiting == [f"https://example.org/{i}" for i in range(3)]  # the rest in order
 
 
 def test_after_the_deadline_queued_requests_fail_unsent():

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from scrapy.spiders import Spider
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from crawler.frontier import StoreTaskSource
+from crawler.frontier import ClaimingTaskSource, StoreTaskSource, results_stored
 from crawler.items import FetchedPage
 from crawler.pipelines import ExtractPipeline, StorePipeline
 from storage import FetchResult, Store
@@ -157,6 +158,44 @@ def test_a_partial_batch_is_written_once_the_interval_has_passed(sink):
     assert sink.batches == [["a"], ["b"]]
 
 
+def test_a_partial_batch_is_written_after_the_interval_without_new_items(sink):
+    pipeline = store_pipeline(CITECACHE_WRITE_BATCH_SIZE=50, CITECACHE_WRITE_INTERVAL=0.3)
+    stored_signals = []
+
+    def heard(results, statuses):
+        stored_signals.append(statuses)
+
+    pipeline.signals.connect(heard, signal=results_stored)  # weakly held: keep `heard`
+
+    async def go():
+        pipeline.open_spider()
+        await pipeline.process_item(result("a"))
+        await pipeline.process_item(result("b"))
+        assert sink.batches == []  # held for the interval
+        await asyncio.sleep(1.0)  # a quiet period: no new item comes
+        assert sink.batches == [["a", "b"]]
+        await pipeline.close_spider()
+
+    asyncio.run(go())
+    assert stored_signals == [["ok", "ok"]]  # the task source hears of each write
+
+
+def test_an_editors_result_is_written_at_once(sink):
+    pipeline = store_pipeline(CITECACHE_WRITE_BATCH_SIZE=50)
+    waited_for = result("e")
+    waited_for.request_id = 7
+
+    async def go():
+        pipeline.open_spider()
+        await pipeline.process_item(result("a"))
+        assert sink.batches == []
+        await pipeline.process_item(waited_for)
+        assert sink.batches == [["a", "e"]]
+        await pipeline.close_spider()
+
+    asyncio.run(go())
+
+
 def test_a_refused_batch_is_written_one_by_one(sink):
     sink.fail_batches = True
     pipeline = store_pipeline(CITECACHE_WRITE_BATCH_SIZE=3)
@@ -198,3 +237,118 @@ def test_without_a_run_the_task_source_registers_its_own(db_path):
         # its run is alive while this process holds it: not requeued as orphaned
         assert store.requeue_orphaned_requests() == 0
         assert store.request(request_id)["claimed_by"] == source.run_id
+
+
+def test_the_one_shot_source_streams_its_whole_list_as_one_batch(db_path):
+    with Store(db_path) as store:
+        store.register("https://example.org/a")
+        store.register("https://example.org/b")
+
+    async def batches():
+        return [batch async for batch in StoreTaskSource(str(db_path)).stream()]
+
+    found = asyncio.run(batches())
+    assert [[t.url for t in batch] for batch in found] == [
+        ["https://example.org/a", "https://example.org/b"]
+    ]
+
+
+def stored(store: Store, tasks) -> list[str]:
+    """Record an ok result for each task, as the store pipeline would; their ids."""
+    store.record_results(
+        [
+            FetchResult(t.resource_id, t.url, "2026-01-01T00:00:00Z", "ok", text="Some text.")
+            for t in tasks
+        ]
+    )
+    return [t.resource_id for t in tasks]
+
+
+def test_the_claiming_source_bounds_its_tasks_in_flight_and_never_claims_them_twice(db_path):
+    with Store(db_path) as store:
+        for i in range(5):
+            store.register(f"https://example.org/{i}")
+    source = ClaimingTaskSource(
+        str(db_path), run_id="w-1", batch=2, max_in_flight=2, idle=0.05, due_interval=0.05
+    )
+
+    async def go():
+        stream = source.stream()
+        first = await anext(stream)
+        assert [t.url for t in first] == ["https://example.org/0", "https://example.org/1"]
+        # Full: nothing more is claimed while they are in flight, however long it waits.
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        # An editor's request goes beyond the bound (by one batch at most)...
+        with Store(db_path) as store:
+            request_id = store.request_refetch("https://example.org/1", by="ed")
+        editors = await asyncio.wait_for(waiting, 5)
+        assert [(t.url, t.request_id) for t in editors] == [("https://example.org/1", request_id)]
+        assert source.in_flight[editors[0].resource_id] == 2  # twice: due and requested
+        # ...and as results are stored, room frees up for the next due ones, not those.
+        with Store(db_path) as store:
+            source.settled(stored(store, first + editors))
+        nxt = await asyncio.wait_for(anext(stream), 5)
+        assert [t.url for t in nxt] == ["https://example.org/2", "https://example.org/3"]
+        assert set(source.in_flight) == {t.resource_id for t in nxt}
+        source.settled([t.resource_id for t in nxt], stored=False)  # never recorded
+        last = await asyncio.wait_for(anext(stream), 5)
+        # cooled down, not fetched again in a loop: the last one is next
+        assert [t.url for t in last] == ["https://example.org/4"]
+        await stream.aclose()
+        return request_id
+
+    with FetchRun(db_path, "w-1"):  # as the worker command registers it
+        try:
+            request_id = asyncio.run(go())
+        finally:
+            source.close()
+    with Store(db_path) as store:
+        assert store.request(request_id)["claimed_by"] == "w-1"
+
+
+def test_the_claiming_source_ends_at_its_deadline(db_path):
+    with Store(db_path):
+        pass
+    source = ClaimingTaskSource(str(db_path), run_id="w-2", idle=0.05, runtime=0.3)
+
+    async def drain():
+        return [batch async for batch in source.stream()]
+
+    started = time.monotonic()
+    try:
+        assert asyncio.run(asyncio.wait_for(drain(), 10)) == []
+    finally:
+        source.close()
+    assert 0.3 <= time.monotonic() - started < 5
+
+
+def test_the_claiming_source_outlives_a_failed_claim(db_path, monkeypatch, caplog):
+    with Store(db_path) as store:
+        store.register("https://example.org/a")
+    source = ClaimingTaskSource(str(db_path), run_id="w-3", idle=0.05)
+    monkeypatch.setattr(source, "FAILURE_PAUSE_SECONDS", 0.05)
+    real_claim, failures = source._claim, []
+
+    def locked_once(*args):
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("database is locked")
+        return real_claim(*args)
+
+    monkeypatch.setattr(source, "_claim", locked_once)
+
+    async def first_batch():
+        stream = source.stream()
+        try:
+            return await asyncio.wait_for(anext(stream), 10)
+        finally:
+            await stream.aclose()
+
+    with FetchRun(db_path, "w-3"):
+        try:
+            assert [t.url for t in asyncio.run(first_batch())] == ["https://example.org/a"]
+        finally:
+            source.close()
+    assert "could not claim tasks" in caplog.text

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.exceptions import (
     CannotResolveHostError,
     DownloadCancelledError,
@@ -32,12 +33,12 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 
 from crawler.downloader import RunDeadline
-from crawler.frontier import TaskSource
+from crawler.frontier import TaskSource, results_stored
 from crawler.items import FetchedPage
 from crawler.middlewares import BodyTooLarge, TooManyRedirects
 from crawler.robots import ForbiddenByRobots
 from extraction.page_status import challenge_reason
-from storage import FetchTask, iso, utc_now
+from storage import FetchResult, FetchTask, iso, utc_now
 from storage.ids import host_of
 from storage.urlsafety import UnsafeURL
 
@@ -57,13 +58,35 @@ class ResourcesSpider(scrapy.Spider):
         )
         spider.source = source_cls.from_settings(crawler.settings)
         spider.html_types = tuple(crawler.settings.getlist("CITECACHE_HTML_TYPES"))
+        # Every task ends here, stored or not, so that a source that claims in rounds
+        # knows what is no longer in flight.
+        crawler.signals.connect(spider._results_stored, signal=results_stored)
+        crawler.signals.connect(spider._not_stored, signal=signals.item_dropped)
+        crawler.signals.connect(spider._not_stored, signal=signals.item_error)
+        crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        tasks = list(self.source.tasks())
-        self.crawler.stats.set_value("citecache/tasks", len(tasks))
-        for task in tasks:
-            yield self.request_for(task)
+        async for tasks in self.source.stream():
+            self.crawler.stats.inc_value("citecache/tasks", len(tasks))
+            for task in tasks:
+                yield self.request_for(task)
+
+    def closed(self, reason: str) -> None:
+        self.source.close()
+
+    def _results_stored(self, results: list, statuses: list[str]) -> None:
+        for result, status in zip(results, statuses, strict=True):
+            self.source.settled([result.resource_id], stored=status != "store_error")
+
+    def _not_stored(self, item, **kwargs) -> None:
+        if isinstance(item, FetchedPage | FetchResult):
+            self.source.settled([item.resource_id], stored=False)
+
+    def _spider_error(self, failure: Failure, response: Response | None, **kwargs) -> None:
+        task = response.meta.get("task") if response is not None else None
+        if isinstance(task, FetchTask):
+            self.source.settled([task.resource_id], stored=False)
 
     def request_for(self, task: FetchTask) -> scrapy.Request:
         headers = {}
@@ -78,6 +101,8 @@ class ResourcesSpider(scrapy.Spider):
             headers=headers,
             meta={"task": task, "sent_at": time.time()},
             dont_filter=True,
+            # An editor is waiting: ahead of the due work already queued (a worker's).
+            priority=1 if task.request_id is not None else 0,
         )
 
     def parse(self, response: Response):
@@ -107,11 +132,12 @@ class ResourcesSpider(scrapy.Spider):
         yield page
 
     def failed(self, failure: Failure):
+        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         if failure.check(RunDeadline):
             # Never sent: not a fetch attempt. The resource stays due for the next run.
             self.crawler.stats.inc_value("citecache/left_for_next_run")
+            self.source.settled([request.meta["task"].resource_id], stored=False)
             return
-        request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         page = self._page(request.meta["task"], request.meta, outcome="error")
         page.outcome, page.error = _classify_failure(failure)
         response = getattr(failure.value, "response", None)
