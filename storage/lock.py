@@ -8,9 +8,9 @@ the service's worker):
   with that run id, so no two processes fetch the same request;
 - a request left ``running`` is put back in the queue only when the run that claimed
   it is gone (its lock is free), never while that run is still working on it;
-- scheduled crawls (``crawl --due/--all/--url``) also hold the :class:`CrawlLock`, so
-  two of them never overlap; editors' re-fetches do not take it, so that a long cron
-  crawl never delays them.
+- scheduled crawls (``crawl --due/--all/--url``) and the long-running ``worker`` also
+  hold the :class:`CrawlLock`, so there is one scheduler per database at a time;
+  editors' re-fetches do not take it, so that a long crawl never delays them.
 
 The kernel drops a lock when its process dies, even by SIGKILL, so a killed process
 never blocks the next one, and its claims are recognised as orphaned.
