@@ -11,6 +11,7 @@ import click
 
 from citecache.context import Context, allow_private_option, dump_json, pass_ctx, say
 from storage import InvalidURL, NotFoundError, StoreError
+from storage.backend import is_postgres, safe_target
 from storage.lock import CrawlLock, FetchRun, LockHeld
 
 
@@ -137,10 +138,20 @@ def crawl(
     Exits 0 when the crawl ran, even if some sources failed (their failures are
     recorded); non-zero only when it could not run, e.g. another crawl holds the lock.
     """
+    fleet = {}
+    if is_postgres(ctx.db) and mode == "due" and not urls and not limit:
+        # On PostgreSQL a crawl is one more worker of the fleet that ends when nothing is
+        # due: it takes hosts by lease as the workers do, so it never breaks politeness.
+        fleet = {
+            "CITECACHE_TASK_SOURCE": "crawler.frontier.ClaimingTaskSource",
+            "CITECACHE_WORKER_LEASES": True,
+            "CITECACHE_WORKER_UNTIL_IDLE": True,
+        }
     with _fetch_run(ctx) as run:
         summary = _crawl(
             ctx,
             {
+                **fleet,
                 "CITECACHE_CRAWL_MODE": mode,
                 "CITECACHE_CRAWL_REFS": list(urls),
                 "CITECACHE_CRAWL_LIMIT": limit or 0,
@@ -151,7 +162,7 @@ def crawl(
             },
             # Editor requests are claimed one by one, so the service's worker
             # (--requests) runs beside a cron crawl; two cron crawls never overlap.
-            scheduled=mode != "requests" or bool(urls),
+            scheduled=(mode != "requests" or bool(urls)) and not fleet,
             run=run,
         )
     if as_json:
@@ -206,10 +217,17 @@ def crawl(
     metavar="NAME=VALUE",
     help="Override a Scrapy or CITECACHE_* setting, as `scrapy crawl -s`.",
 )
+@click.option(
+    "--leases/--no-leases",
+    default=None,
+    help="Claim work by host lease, so that several workers share one database (default: "
+    "on for PostgreSQL; off for SQLite, where the worker holds the crawl lock).",
+)
 @allow_private_option
 @pass_ctx
 def worker(
     ctx: Context,
+    leases: bool | None,
     batch: int,
     idle: float,
     due_every: str,
@@ -234,9 +252,12 @@ def worker(
         signal.signal(signum, lambda *_: sys.exit(0))
     due_interval = _parse_duration(due_every, "--due-every")
     runtime = _parse_duration(max_runtime) if max_runtime else 0
+    if leases is None:
+        leases = is_postgres(ctx.db)
     with _fetch_run(ctx) as run:
-        lock = _crawl_lock(ctx)
-        say(f"worker {run.run_id} on {ctx.db}: stop it with SIGTERM")
+        # One scheduler per SQLite file, unless the workers share it by host lease.
+        lock = None if leases else _crawl_lock(ctx)
+        say(f"worker {run.run_id} on {safe_target(ctx.db)}: stop it with SIGTERM")
         try:
             summary = _crawl(
                 ctx,
@@ -245,6 +266,7 @@ def worker(
                     "CITECACHE_WORKER_BATCH": batch,
                     "CITECACHE_WORKER_IDLE": idle,
                     "CITECACHE_WORKER_DUE_INTERVAL": due_interval,
+                    "CITECACHE_WORKER_LEASES": leases,
                     "CITECACHE_EXTRACT_EAGER": True,
                     "CITECACHE_MIRROR_URL": mirror or "",
                     "CITECACHE_MAX_RUNTIME": runtime,
@@ -260,7 +282,8 @@ def worker(
             run.release()
             with ctx.store() as store:
                 requeued = store.requeue_orphaned_requests()
-            lock.release()
+            if lock is not None:
+                lock.release()
     summary["requeued"] = requeued
     if as_json:
         dump_json(summary)

@@ -140,11 +140,21 @@ class ClaimingTaskSource:
         due_interval: float = 30.0,
         max_in_flight: int = 64,
         runtime: float = 0.0,
+        leases: bool = False,
+        per_host: int = 8,
+        lease_seconds: float = 120.0,
+        until_idle: bool = False,
     ):
         if not run_id:
             raise ValueError("a claiming source needs the run id of its worker (CITECACHE_RUN_ID)")
         self.db_path, self.run_id = db_path, run_id
         self.batch, self.idle, self.due_interval = batch, idle, due_interval
+        self.leases, self.per_host, self.lease_seconds = leases, per_host, lease_seconds
+        """With ``leases``, work is claimed by host (storage/leases.py): one worker per host
+        across a fleet; the leases are renewed while the worker runs."""
+        self.until_idle = until_idle
+        """End the stream when nothing is due and nothing is in flight (a crawl)."""
+        self._next_renewal = 0.0
         self.max_in_flight = max(max_in_flight, batch)
         self.deadline = time.monotonic() + runtime if runtime > 0 else None
         self.in_flight: Counter[str] = Counter()
@@ -166,6 +176,10 @@ class ClaimingTaskSource:
             max_in_flight=settings.getint("CITECACHE_WORKER_MAX_IN_FLIGHT")
             or 2 * settings.getint("CONCURRENT_REQUESTS"),
             runtime=settings.getfloat("CITECACHE_MAX_RUNTIME"),
+            leases=settings.getbool("CITECACHE_WORKER_LEASES"),
+            per_host=settings.getint("CITECACHE_WORKER_PER_HOST"),
+            lease_seconds=settings.getfloat("CITECACHE_WORKER_LEASE_SECONDS"),
+            until_idle=settings.getbool("CITECACHE_WORKER_UNTIL_IDLE"),
         )
 
     # ---- the stream ---------------------------------------------------------------
@@ -177,6 +191,7 @@ class ClaimingTaskSource:
         while self.deadline is None or time.monotonic() < self.deadline:
             self._forget_stale()
             try:
+                await self._renew_leases()
                 tasks = await self._round()
                 failures = 0
             except Exception:
@@ -187,6 +202,9 @@ class ClaimingTaskSource:
                 logger.exception("could not claim tasks; trying again in %.0f s", pause)
                 await asyncio.sleep(pause)
                 continue
+            idle = not tasks and self.until_idle and not self.in_flight
+            if idle and not await self._call(self._waiting):
+                return  # nothing due, nothing in flight, no host resting with work
             if tasks:
                 self._track(tasks)
                 logger.info(
@@ -205,6 +223,13 @@ class ClaimingTaskSource:
         """One look at the store: the tasks claimed, if any."""
         busy = sum(self.in_flight.values())
         room = self.max_in_flight - busy
+        if self.leases:
+            # Claims by host are cheap (an index on the hosts' due time) and a released
+            # host rests only a moment: look at every round while there is room.
+            if room < self.per_host:
+                return []
+            hosts = max(1, min(room, self.batch) // self.per_host)
+            return await self._call(self._claim_hosts, hosts)
         # Due work in whole batches (one write transaction each), not one per result.
         if room >= self.batch and time.monotonic() >= self._next_due_look:
             # copied here: the sets change on this thread while the claim runs on its own
@@ -265,9 +290,28 @@ class ClaimingTaskSource:
     def _queued(self) -> int:
         return self._open().queued_request_count()
 
+    def _claim_hosts(self, hosts: int) -> list[FetchTask]:
+        store = self._open()
+        store.requeue_orphaned_requests()
+        leases = store.claim_hosts(
+            self.run_id, hosts=hosts, per_host=self.per_host, lease_seconds=self.lease_seconds
+        )
+        return [task for lease in leases for task in lease.tasks]
+
+    def _waiting(self) -> int:
+        return self._open().hosts_waiting() if self.leases else 0
+
+    async def _renew_leases(self) -> None:
+        if not self.leases or time.monotonic() < self._next_renewal:
+            return
+        self._next_renewal = time.monotonic() + self.lease_seconds / 3
+        await self._call(lambda: self._open().renew_leases(self.run_id, self.lease_seconds))
+
     def close(self) -> None:
         def close_store() -> None:
             if self._store is not None:
+                if self.leases:  # its unrecorded resources stay due for the next lease
+                    self._store.release_leases(self.run_id)
                 self._store.close()
                 self._store = None
 

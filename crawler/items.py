@@ -34,3 +34,7 @@ class FetchedPage:
     """URLs requested before ``final_url``, in order."""
     cross_host: bool = False
     """The redirects ended on another host: flag the content, do not take it as the article."""
+    lease_token: int | None = None
+    """The host lease the task was claimed under (storage/leases.py)."""
+    host_delay: float | None = None
+    """Seconds the server asked us to wait before the next request (Retry-After)."""

@@ -119,6 +119,8 @@ def _result(
         etag=page.etag,
         last_modified=page.last_modified,
         request_id=page.request_id,
+        lease_token=page.lease_token,
+        host_delay=page.host_delay,
         redirect_chain=page.redirect_chain,
     )
     if found is not None:

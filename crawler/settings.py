@@ -75,6 +75,16 @@ CITECACHE_WORKER_DUE_INTERVAL = 30.0
 CITECACHE_WORKER_MAX_IN_FLIGHT = 0
 """Tasks a worker has claimed and not yet stored, at most; 0: twice CONCURRENT_REQUESTS.
 Editors' requests may go one batch beyond it."""
+CITECACHE_WORKER_LEASES = False
+"""Claim work by host lease (storage/leases.py): several workers on one database, one
+per host at a time; on by default for PostgreSQL (the worker command decides)."""
+CITECACHE_WORKER_PER_HOST = 8
+"""With leases: resources of one host claimed per lease."""
+CITECACHE_WORKER_LEASE_SECONDS = 120.0
+"""With leases: how long a lease lasts unless renewed (renewed every third of it). A
+worker that dies loses its hosts this long."""
+CITECACHE_WORKER_UNTIL_IDLE = False
+"""End when nothing is due and nothing is in flight (a crawl on PostgreSQL)."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 
 class Backend(Protocol):
@@ -36,6 +37,23 @@ class Backend(Protocol):
     def search_query(self, words: list[str]) -> str: ...
     def rebuild_search_index(self) -> None: ...
     def run_alive(self, run_id: str) -> bool: ...
+
+
+def is_postgres(target: str | Path) -> bool:
+    """Whether ``target`` names a PostgreSQL database (a URL) rather than a SQLite file."""
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def safe_target(target: str | Path) -> str:
+    """``target`` fit for a message: a URL's password is masked."""
+    text = str(target)
+    if not is_postgres(text):
+        return text
+    parts = urlsplit(text)
+    if parts.password is None:
+        return text
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_backend(target: str | Path, *, readonly: bool, busy_timeout_ms: int) -> Backend:

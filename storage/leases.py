@@ -110,6 +110,13 @@ class HostLeases(StoreBase):
             )
         return tasks
 
+    def hosts_waiting(self) -> int:
+        """Hosts with due work that no run leases (some may be resting a moment)."""
+        return self._scalar(
+            "SELECT count(*) FROM hosts WHERE next_due_at <= ? AND leased_by IS NULL",
+            [iso(utc_now())],
+        )
+
     def renew_leases(self, run_id: str, lease_seconds: float = 120.0) -> int:
         """Extend every lease ``run_id`` holds; returns how many it still holds."""
         until = iso(utc_now() + timedelta(seconds=lease_seconds))

@@ -36,6 +36,7 @@ from crawler.downloader import RunDeadline
 from crawler.frontier import TaskSource, results_stored
 from crawler.items import FetchedPage
 from crawler.middlewares import BodyTooLarge, TooManyRedirects
+from crawler.retry import retry_after_seconds
 from crawler.robots import ForbiddenByRobots
 from extraction.page_status import challenge_reason
 from storage import FetchResult, FetchTask, iso, utc_now
@@ -115,6 +116,8 @@ class ResourcesSpider(scrapy.Spider):
         page.etag = _header(response, "ETag")
         page.last_modified = _header(response, "Last-Modified")
         page.redirect_chain = list(response.meta.get("redirect_urls", []))
+        if response.status in (429, 503):  # the host rests as long as it asks
+            page.host_delay = retry_after_seconds(response.headers.get("Retry-After"))
         moved = _judge_redirect(task.url, response.url) if page.redirect_chain else None
         if response.status == 304:
             page.outcome = "not_modified"
@@ -156,6 +159,7 @@ class ResourcesSpider(scrapy.Spider):
             outcome=outcome,
             duration_ms=int((latency if latency is not None else time.time() - sent_at) * 1000),
             request_id=task.request_id,
+            lease_token=task.lease_token,
         )
 
     def _extractable(self, content_type: str | None, body: bytes) -> bool:

@@ -1,0 +1,136 @@
+"""Several ``citecache worker`` processes on one database, by host lease, against the
+fleet server's many hosts: politeness holds fleet-wide, nothing is fetched twice,
+nothing is lost when a worker dies, and a worker that lost its lease writes nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from storage import Store
+from tests.test_worker import Worker
+
+HOSTS, PAGES = 10, 6
+FAST = [
+    "--leases",
+    "--idle",
+    "0.2",
+    "-s",
+    "AUTOTHROTTLE_ENABLED=0",
+    "-s",
+    "DOWNLOAD_DELAY=0",
+    "-s",
+    "CITECACHE_WORKER_PER_HOST=3",
+    "-s",
+    "CITECACHE_WORKER_LEASE_SECONDS=4",
+    "-s",
+    "CITECACHE_WRITE_INTERVAL=0.2",
+]
+
+
+@pytest.fixture
+def fleet_db(tmp_path) -> str:
+    return str(tmp_path / "fleet.db")
+
+
+def register_pages(db: str, fleetserver, latency: float = 0.3) -> list[str]:
+    with Store(db) as store:
+        return [
+            store.register(fleetserver.url(h, f"page/{h}-{p}?latency={latency}")).resource["id"]
+            for h in range(HOSTS)
+            for p in range(PAGES)
+        ]
+
+
+def wait_until_recorded(db: str, ids: list[str], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with Store(db, readonly=True) as store:
+            done = store.db.execute("SELECT count(DISTINCT resource_id) FROM fetch_log").fetchone()[
+                0
+            ]
+        if done >= len(ids):
+            return
+        assert time.monotonic() < deadline, f"{done} of {len(ids)} recorded in {timeout} s"
+        time.sleep(0.2)
+
+
+def page_stats(fleetserver) -> dict:
+    return {base: figures for base, figures in fleetserver.stats()["hosts"].items()}
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_workers_share_hosts_politely_and_fetch_each_page_once(fleetserver, fleet_db, workers):
+    fleetserver.reset()
+    ids = register_pages(fleet_db, fleetserver)
+    fleet = [Worker(Path(fleet_db), *FAST) for _ in range(workers)]
+    try:
+        wait_until_recorded(fleet_db, ids)
+        results = [w.stop() for w in fleet]
+    finally:
+        for w in fleet:
+            w.kill()
+    assert [code for code, _, _ in results] == [0] * workers, [err for _, _, err in results]
+    stored = [summary["stored"] for _, summary, _ in results]
+    assert sum(stored) == len(ids)
+    # the hosts were shared out (a worker that starts last may find nothing left)
+    assert sum(n > 0 for n in stored) >= 2, stored
+    stats = page_stats(fleetserver)
+    assert max(s["max_in_flight"] for s in stats.values()) <= 2  # CONCURRENT_REQUESTS_PER_DOMAIN
+    assert sum(s["duplicates"] for s in stats.values()) == 0
+    assert sum(s["requests"] - s["robots"] for s in stats.values()) == len(ids)
+
+
+def test_a_killed_worker_loses_nothing(fleetserver, fleet_db):
+    fleetserver.reset()
+    ids = register_pages(fleet_db, fleetserver, latency=0.5)
+    doomed = Worker(Path(fleet_db), *FAST)
+    try:
+        deadline = time.monotonic() + 90
+        while sum(s["requests"] - s["robots"] for s in page_stats(fleetserver).values()) < 3:
+            assert time.monotonic() < deadline and doomed.proc.poll() is None
+            time.sleep(0.05)
+        os.killpg(doomed.proc.pid, signal.SIGKILL)  # its leases and fetches in flight die
+        doomed.proc.communicate()
+        survivor = Worker(Path(fleet_db), *FAST)
+        wait_until_recorded(fleet_db, ids)  # after the dead worker's leases expired
+        code, summary, err = survivor.stop()
+    finally:
+        doomed.kill()
+    assert code == 0, err
+    stats = page_stats(fleetserver)
+    # only what the killed worker had leased may have been fetched twice
+    assert sum(s["duplicates"] for s in stats.values()) <= 3 * HOSTS
+    assert max(s["max_in_flight"] for s in stats.values()) <= 2
+    with Store(fleet_db, readonly=True) as store:
+        assert {r["fetch_status"] for r in store.iter_resources()} == {"ok"}
+
+
+def test_a_worker_paused_past_its_lease_has_its_writes_refused(fleetserver, fleet_db):
+    fleetserver.reset()
+    with Store(fleet_db) as store:
+        (only,) = [store.register(fleetserver.url(0, "page/paused?latency=3")).resource["id"]]
+    paused = Worker(Path(fleet_db), *FAST)
+    try:
+        deadline = time.monotonic() + 90
+        while not page_stats(fleetserver)[fleetserver.hosts[0]]["in_flight"]:
+            assert time.monotonic() < deadline and paused.proc.poll() is None
+            time.sleep(0.05)
+        os.killpg(paused.proc.pid, signal.SIGSTOP)  # fetching, and now frozen past its lease
+        time.sleep(5)
+        other = Worker(Path(fleet_db), *FAST)
+        wait_until_recorded(fleet_db, [only])  # the other worker took the host over
+        os.killpg(paused.proc.pid, signal.SIGCONT)
+        time.sleep(4)  # the paused worker gets its answer and tries to write it
+        code, summary, err = paused.stop()
+        other_code, _, other_err = other.stop()
+    finally:
+        paused.kill()
+    assert code == 0 and other_code == 0, (err, other_err)
+    assert summary["byStatus"] == {"stale_lease": 1}
+    with Store(fleet_db, readonly=True) as store:
+        assert [r["outcome"] for r in store.fetch_log(only)] == ["ok"]  # the other's only
