@@ -20,7 +20,9 @@ import os
 import re
 import resource
 import shutil
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -356,6 +358,52 @@ def run_citecache(tmp: Path, urls_file: Path, n: int, timeout: float, extra: lis
     return result
 
 
+def run_worker(tmp: Path, urls_file: Path, n: int, timeout: float, extra: list[str]) -> Result:
+    """(w): a long-running ``citecache worker`` on a fresh DB, timed from its start until
+    every page is recorded (start-up included, as for the crawl), then stopped."""
+    result = Result("(w) citecache worker")
+    exe = VENV_BIN / "citecache"
+    db = tmp / "worker.db"
+    env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1")
+    try:
+        proc = subprocess.run(
+            [str(exe), "--db", str(db), "import", str(urls_file)],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"import exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        cmd = [str(exe), "--db", str(db), "worker", "--allow-private", "--json", *extra]
+        seen: dict[int, float] = {}
+        started = time.perf_counter()
+        with subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as worker:
+            conn = None
+            while True:
+                if worker.poll() is not None or time.perf_counter() - started > timeout:
+                    worker.kill()
+                    raise RuntimeError(f"worker ended or timed out: {worker.stderr.read()[-300:]}")
+                for pid in [worker.pid, *_descendants(worker.pid)]:
+                    cpu = _proc_cpu(pid)
+                    if cpu is not None:
+                        seen[pid] = cpu
+                if conn is None and db.exists():
+                    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+                done = conn.execute("SELECT count(*) FROM fetch_log").fetchone()[0] if conn else 0
+                if done >= n:
+                    break
+                time.sleep(0.1)
+            result.seconds = time.perf_counter() - started
+            worker.send_signal(signal.SIGTERM)
+            stdout, _ = worker.communicate(timeout=60)
+        result.cpu = sum(seen.values())
+        result.pages = n
+        result.note = stdout.strip()[:200].replace("\n", " ")
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
 # -- report ------------------------------------------------------------------------------
 
 
@@ -389,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="per subprocess, seconds")
     parser.add_argument(
         "--crawl-arg", action="append", default=[], help="extra argument for citecache crawl"
+    )
+    parser.add_argument(
+        "--worker", action="store_true", help="also time a long-running citecache worker (w)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     parser.add_argument(
@@ -446,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(Result("(a) inline Scrapy spider", error=server_error))
         if nginx:
             results.append(run_citecache(tmp, urls_file, len(pages), args.timeout, crawl_args))
+            if args.worker:
+                results.append(run_worker(tmp, urls_file, len(pages), args.timeout, crawl_args))
         else:
             results.append(Result("(b) citecache crawl", error=server_error))
         # the ceiling again, so that load from other work during the run shows as a gap
@@ -467,6 +520,9 @@ def main(argv: list[str] | None = None) -> int:
                           f"{cite.rate / ref.rate:.2f}")  # fmt: skip
 
         by_label = {r.label[:3]: r for r in results if not r.error}
+        worker = by_label.get("(w)")
+        if worker and ceiling.rate:
+            print(f"worker / (c3) citecache extract(): {worker.rate / ceiling.rate:.2f}")
         inline, cite = by_label.get("(a)"), by_label.get("(b)")
         if inline and cite and inline.rate:
             print(f"citecache / inline: {cite.rate / inline.rate:.2f}")
