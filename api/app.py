@@ -39,7 +39,7 @@ def create_app(
     limiter: TokenBucket | None = None,
     worker_poll_seconds: float | None = None,
 ) -> FastAPI:
-    """The service over the SQLite file ``db_path``.
+    """The service over the cache at ``db_path`` (a SQLite file or a PostgreSQL URL).
 
     :param api_token: bearer token that writes need (and reads, with ``read_token_required``);
         None disables writes.
@@ -47,9 +47,9 @@ def create_app(
     :param start_worker: run the supervised re-fetch worker while the app is up
         (in the ASGI lifespan, so in-process test clients get none).
     """
-    db_path = Path(db_path)
+    db_path = str(db_path)
     with Store(db_path):
-        pass  # create the file and apply migrations (search index included) before reads
+        pass  # create the database and apply migrations (search index included) before reads
     worker = None
     if start_worker:
         worker = RefetchWorker(
