@@ -25,16 +25,23 @@ START_TIMEOUT = 60
 SERVER_USER = "postgres"
 
 
+def _has_server_tools(bindir: Path) -> bool:
+    return all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "pg_ctl", "postgres"))
+
+
 def find_bindir() -> Path | None:
-    """The directory of ``initdb`` and ``pg_ctl``: on PATH, else Debian's newest version."""
+    """The directory of ``initdb`` and ``pg_ctl``: on PATH, else Debian's newest version
+    (Debian keeps them in /usr/lib/postgresql/VERSION/bin, off PATH)."""
     on_path = shutil.which("pg_ctl")
-    if on_path and shutil.which("initdb"):
+    if on_path and _has_server_tools(Path(os.path.realpath(on_path)).parent):
         return Path(os.path.realpath(on_path)).parent
-    versions = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
-        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
-    )
-    return Path(versions[-1]).parent if versions else None
+    found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin")]
+    found = [p for p in found if p.name.isdigit() and _has_server_tools(p / "bin")]
+    return max(found, key=lambda p: int(p.name)) / "bin" if found else None
+
+
+def _runuser() -> str | None:
+    return shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
 
 
 def unavailable_reason() -> str | None:
@@ -42,7 +49,7 @@ def unavailable_reason() -> str | None:
     if find_bindir() is None:
         return "PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql)"
     if os.geteuid() == 0:
-        if shutil.which("runuser") is None:
+        if _runuser() is None:
             return "running as root without runuser: PostgreSQL refuses to run as root"
         try:
             import pwd
@@ -81,7 +88,7 @@ class PostgresServer:
     def _run(self, *args: str, timeout: float = START_TIMEOUT) -> None:
         cmd = [str(self.bindir / args[0]), *args[1:]]
         if self.as_root:
-            cmd = ["runuser", "-u", SERVER_USER, "--", *cmd]
+            cmd = [str(_runuser()), "-u", SERVER_USER, "--", *cmd]
         done = subprocess.run(
             cmd, capture_output=True, text=True, timeout=timeout, cwd=self.dir, check=False
         )
