@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
@@ -62,8 +62,8 @@ def redact(target: str | Path) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
+        query = "?" + urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
+    return f"{parts.scheme}://{netloc}{parts.path}{query}"
 
 
 def open_backend(target: str | Path, *, readonly: bool, busy_timeout_ms: int) -> Backend:

@@ -177,6 +177,9 @@ class PostgresBackend:
 
     def migrate(self) -> None:
         """Bring the schema up to date (storage/pg_migrations.py), all or nothing."""
+        wanted = {m.__name__ for m in pg_migrations.MIGRATIONS}
+        if wanted <= set(pg_migrations.applied(self.conn)):
+            return  # up to date: no need to wait for the writer lock (a long import)
         with self.transaction():
             pg_migrations.apply(self.conn)
         self._serial_tables = None

@@ -821,6 +821,9 @@ def test_a_writer_waits_for_another_up_to_the_busy_timeout(db):
             assert time.monotonic() - started >= 0.25
             # readers never wait for the writer, and do not see its uncommitted rows
             assert second.resolve("https://example.com/first") is None
+            # nor does opening the store (the schema is up to date: nothing to write)
+            with Store(db, busy_timeout_ms=300) as third:
+                assert third.resolve("https://example.com/first") is None
         assert second.register("https://example.com/second").created
         assert second.resolve("https://example.com/first") is not None
 
