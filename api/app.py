@@ -40,7 +40,7 @@ def create_app(
     worker_poll_seconds: float | None = None,
     worker_mode: str = "worker",
 ) -> FastAPI:
-    """The service over the SQLite file ``db_path``.
+    """The service over the cache at ``db_path`` (a SQLite file or a PostgreSQL URL).
 
     :param api_token: bearer token that writes need (and reads, with ``read_token_required``);
         None disables writes.
@@ -50,9 +50,9 @@ def create_app(
     :param worker_mode: ``worker`` (one long-running ``citecache worker``) or ``oneshot``
         (a ``crawl --requests`` subprocess per batch of requests, as before the worker).
     """
-    db_path = Path(db_path)
+    db_path = str(db_path)
     with Store(db_path):
-        pass  # create the file and apply migrations (search index included) before reads
+        pass  # create the database and apply migrations (search index included) before reads
     worker = None
     if start_worker:
         worker = RefetchWorker(

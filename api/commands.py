@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from citecache.context import CONTEXT_SETTINGS, Context, pass_ctx
+from storage.backend import redact
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -12,8 +13,9 @@ from citecache.context import CONTEXT_SETTINGS, Context, pass_ctx
     "--db",
     envvar="CITECACHE_DB",
     default=None,
-    type=click.Path(dir_okay=False),
-    help="SQLite file of the cache (default: citecache --db, env CITECACHE_DB).",
+    metavar="PATH|URL",
+    help="SQLite file or postgresql:// URL of the cache (default: citecache --db, "
+    "env CITECACHE_DB).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
@@ -79,5 +81,5 @@ def serve(
         start_worker=not no_worker,
         worker_mode=worker_mode,
     )
-    click.echo(f"serving {db} on http://{host}:{port}", err=True)
+    click.echo(f"serving {redact(db)} on http://{host}:{port}", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")

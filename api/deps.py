@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from fastapi import Request
 
@@ -22,7 +21,8 @@ TOKEN_COOKIE = "citecache_token"
 
 @dataclass
 class Settings:
-    db_path: Path
+    db_path: str
+    """A SQLite file path or a PostgreSQL URL."""
     api_token: str | None = None
     read_token_required: bool = False
     allow_private: bool = False
@@ -51,7 +51,7 @@ def settings(request: Request) -> Settings:
 
 
 def read_store(request: Request) -> Iterator[Store]:
-    """A read-only connection (``mode=ro``) for this request: a crawl never blocks it."""
+    """A read-only connection for this request: a crawl never blocks it."""
     check_read(request)
     store = Store(settings(request).db_path, readonly=True)
     try:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from storage import Store, iso, utc_now
+from storage.backend import database_exists
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +285,7 @@ class RefetchWorker:
                 self._stop.wait(FAILURE_BACKOFF_SECONDS)
 
     def queued(self) -> int:
-        if not Path(self.db_path).exists():
+        if not database_exists(self.db_path):
             return 0
         with Store(self.db_path, readonly=True) as store:
             return store.queued_request_count()

@@ -23,8 +23,8 @@ from .context import CONTEXT_SETTINGS, Context
     envvar="CITECACHE_DB",
     default=DEFAULT_DB_PATH,
     show_default=True,
-    type=click.Path(dir_okay=False),
-    help="SQLite file of the cache (env CITECACHE_DB).",
+    metavar="PATH|URL",
+    help="SQLite file or postgresql:// URL of the cache (env CITECACHE_DB).",
 )
 @click.option(
     "--allow-private",

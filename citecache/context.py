@@ -1,4 +1,4 @@
-"""What every command shares: the database path, global flags, and output helpers.
+"""What every command shares: the database (path or URL), global flags, and output helpers.
 
 Rooms' own commands (``crawler.commands``, ``api.commands``, ``wiki.commands``) use it
 through ``pass_ctx``; it imports no room but ``storage``.
@@ -7,12 +7,12 @@ through ``pass_ctx``; it imports no room but ``storage``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
 from storage import DEFAULT_DB_PATH, Store
+from storage.backend import database_exists, redact
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -39,14 +39,20 @@ class Context:
         """The cache, created and migrated if needed."""
         try:
             return Store(self.db)
-        except Exception as exc:  # a corrupt or unwritable file: say which and why
-            raise click.ClickException(f"cannot open database {self.db}: {exc}") from None
+        except Exception as exc:  # a corrupt or unwritable file, a server down: say why
+            raise click.ClickException(f"cannot open database {redact(self.db)}: {exc}") from None
 
     def existing_store(self) -> Store:
-        """The cache, which must exist already."""
-        if not Path(self.db).exists():
+        """The cache, which must exist already (a SQLite file, or a PostgreSQL database
+        that has the schema)."""
+        try:
+            exists = database_exists(self.db)
+        except Exception as exc:  # an unreachable server, a refused login
+            raise click.ClickException(f"cannot open database {redact(self.db)}: {exc}") from None
+        if not exists:
             raise click.ClickException(
-                f"no database at {self.db} (create one with `citecache add` or `citecache import`)"
+                f"no database at {redact(self.db)} "
+                "(create one with `citecache add` or `citecache import`)"
             )
         return self.store()
 

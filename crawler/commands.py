@@ -11,7 +11,7 @@ import click
 
 from citecache.context import Context, allow_private_option, dump_json, pass_ctx, say
 from storage import InvalidURL, NotFoundError, StoreError
-from storage.backend import is_postgres, safe_target
+from storage.backend import is_postgres, redact
 from storage.lock import CrawlLock, FetchRun, LockHeld
 
 
@@ -257,7 +257,7 @@ def worker(
     with _fetch_run(ctx) as run:
         # One scheduler per SQLite file, unless the workers share it by host lease.
         lock = None if leases else _crawl_lock(ctx)
-        say(f"worker {run.run_id} on {safe_target(ctx.db)}: stop it with SIGTERM")
+        say(f"worker {run.run_id} on {redact(ctx.db)}: stop it with SIGTERM")
         try:
             summary = _crawl(
                 ctx,

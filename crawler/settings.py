@@ -16,7 +16,7 @@ NEWSPIDER_MODULE = "crawler.spiders"
 
 # ---- citecache --------------------------------------------------------------------
 CITECACHE_DB = os.environ.get("CITECACHE_DB", DEFAULT_DB_PATH)
-"""The SQLite file of the cache."""
+"""The cache: a SQLite file path or a ``postgresql://`` URL."""
 CITECACHE_CONTACT_URL = os.environ.get(
     "CITECACHE_CONTACT_URL", "https://github.com/citecache/citecache"
 )

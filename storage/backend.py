@@ -1,8 +1,9 @@
 """What the store needs from a database engine, and opening the right one.
 
 The store's parts write portable SQL with ``?`` parameters; a backend runs it and
-supplies what differs between engines. ``storage.sqlite.SQLiteBackend`` is the one
-built in; a backend for another engine implements the same :class:`Backend`.
+supplies what differs between engines. ``storage.sqlite.SQLiteBackend`` (a file path)
+and ``storage.postgres.PostgresBackend`` (a ``postgresql://`` URL) implement the same
+:class:`Backend`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 class Backend(Protocol):
@@ -19,6 +22,9 @@ class Backend(Protocol):
     IntegrityError: type[Exception]
     insertion_order: str
     skip_locked: str
+    # A full-text statement is ``SELECT ..., {search_columns} FROM {search_source} ...
+    # WHERE {search_match} AND ...``: the one parameter, from search_query(), sits in
+    # search_source or in search_match, so the parts pass it before any other.
     search_source: str
     search_match: str
     search_columns: str
@@ -40,24 +46,43 @@ class Backend(Protocol):
 
 
 def is_postgres(target: str | Path) -> bool:
-    """Whether ``target`` names a PostgreSQL database (a URL) rather than a SQLite file."""
-    return str(target).startswith(("postgresql://", "postgres://"))
+    """True when ``target`` is a PostgreSQL URL rather than a SQLite file path."""
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
-def safe_target(target: str | Path) -> str:
-    """``target`` fit for a message: a URL's password is masked."""
+def redact(target: str | Path) -> str:
+    """``target`` fit for a message: a URL's password (in the netloc or the query) is masked."""
     text = str(target)
     if not is_postgres(text):
         return text
     parts = urlsplit(text)
-    if parts.password is None:
-        return text
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = "?" + urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
+    return f"{parts.scheme}://{netloc}{parts.path}{query}"
 
 
 def open_backend(target: str | Path, *, readonly: bool, busy_timeout_ms: int) -> Backend:
-    """The backend for ``target``: a file path (SQLite)."""
+    """The backend for ``target``: a PostgreSQL URL, else a SQLite file path."""
+    if is_postgres(target):
+        from .postgres import PostgresBackend  # psycopg loads only for PostgreSQL
+
+        return PostgresBackend(str(target), readonly=readonly, busy_timeout_ms=busy_timeout_ms)
     from .sqlite import SQLiteBackend
 
     return SQLiteBackend(Path(target), readonly=readonly, busy_timeout_ms=busy_timeout_ms)
+
+
+def database_exists(target: str | Path) -> bool:
+    """True when ``target`` holds a cache already: the SQLite file exists, or the
+    PostgreSQL database has the schema. An unreachable server raises its error."""
+    if is_postgres(target):
+        from .postgres import has_schema
+
+        return has_schema(str(target))
+    return Path(target).exists()

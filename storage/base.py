@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from .backend import Backend
@@ -18,7 +17,8 @@ class StoreBase:
     puts them together. SQL stays inside ``storage/``: other packages call the verbs.
     """
 
-    path: Path
+    target: str
+    """The database as given: a SQLite file path or a PostgreSQL URL."""
     readonly: bool
     preview_max_chars: int
     policy: HealthPolicy

@@ -1,4 +1,5 @@
-"""Who is fetching on a database: advisory file locks beside the SQLite file.
+"""Who is fetching on a database: advisory locks, files beside a SQLite file or
+PostgreSQL's own advisory locks for a ``postgresql://`` database.
 
 One discipline for every process that fetches (a cron crawl, an editor's ``refetch``,
 the service's worker):
@@ -12,8 +13,9 @@ the service's worker):
   hold the :class:`CrawlLock`, so there is one scheduler per database at a time;
   editors' re-fetches do not take it, so that a long crawl never delays them.
 
-The kernel drops a lock when its process dies, even by SIGKILL, so a killed process
-never blocks the next one, and its claims are recognised as orphaned.
+The kernel drops a file lock when its process dies, even by SIGKILL, and PostgreSQL
+drops a session's advisory lock when its connection goes (storage/postgres.py), so a
+killed process never blocks the next one, and its claims are recognised as orphaned.
 """
 
 from __future__ import annotations
@@ -23,17 +25,52 @@ import os
 import re
 import secrets
 from pathlib import Path
+from typing import Protocol
+
+from .backend import is_postgres, open_backend
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+CRAWL_LOCK_NAME = "citecache:crawl"
+"""The crawl lock's name where locks have names (PostgreSQL's advisory locks)."""
+
+
+def valid_run_id(run_id: str) -> bool:
+    return bool(_RUN_ID.match(run_id))
+
+
+def run_lock_name(run_id: str) -> str:
+    """The name of a run's lock where locks have names."""
+    return f"citecache:run:{run_id}"
 
 
 class LockHeld(RuntimeError):
     """Another process holds the crawl lock of this database."""
 
 
+class _Lock(Protocol):
+    where: str
+    """Where the lock lives, for messages."""
+
+    def try_acquire(self) -> bool: ...
+    def holder(self) -> str: ...
+    def release(self) -> None: ...
+
+
+def _lock(db: str | Path, name: str, path: Path) -> _Lock:
+    """The lock ``name`` of a PostgreSQL database, else the lock file ``path``."""
+    if is_postgres(db):
+        from .postgres import AdvisoryLock
+
+        return AdvisoryLock(str(db), name)
+    return _FileLock(path)
+
+
 class _FileLock:
     def __init__(self, path: Path):
         self.path = path
+        self.where = f"lock file {path}"
         self._fd: int | None = None
 
     def try_acquire(self) -> bool:
@@ -66,14 +103,13 @@ class CrawlLock:
     """Held by a scheduled crawl: at most one per database."""
 
     def __init__(self, db_path: str | Path):
-        self.path = Path(f"{db_path}.crawl.lock")
-        self._lock = _FileLock(self.path)
+        self._lock = _lock(db_path, CRAWL_LOCK_NAME, Path(f"{db_path}.crawl.lock"))
 
     def acquire(self) -> None:
         if not self._lock.try_acquire():
             raise LockHeld(
                 f"another crawl (pid {self._lock.holder()}) is running on this database; "
-                f"lock file {self.path}"
+                f"{self._lock.where}"
             )
 
     def release(self) -> None:
@@ -100,10 +136,10 @@ class FetchRun:
 
     def __init__(self, db_path: str | Path, run_id: str | None = None):
         run_id = run_id or f"{os.getpid()}-{secrets.token_hex(4)}"
-        if not _RUN_ID.match(run_id):
+        if not valid_run_id(run_id):
             raise ValueError(f"invalid run id {run_id!r}: want 1-64 of [A-Za-z0-9_.-]")
         self.run_id = run_id
-        self._lock = _FileLock(runs_dir(db_path) / f"{run_id}.lock")
+        self._lock = _run_lock(db_path, run_id)
 
     def acquire(self) -> None:
         if not self._lock.try_acquire():
@@ -111,7 +147,8 @@ class FetchRun:
 
     def release(self) -> None:
         self._lock.release()
-        self._lock.path.unlink(missing_ok=True)
+        if isinstance(self._lock, _FileLock):
+            self._lock.path.unlink(missing_ok=True)
 
     def __enter__(self) -> FetchRun:
         self.acquire()
@@ -121,10 +158,20 @@ class FetchRun:
         self.release()
 
 
+def _run_lock(db_path: str | Path, run_id: str) -> _Lock:
+    return _lock(db_path, run_lock_name(run_id), runs_dir(db_path) / f"{run_id}.lock")
+
+
 def run_alive(db_path: str | Path, run_id: str) -> bool:
     """True while the process that registered ``run_id`` on this database is running."""
-    if not _RUN_ID.match(run_id):
+    if not valid_run_id(run_id):
         return False
+    if is_postgres(db_path):
+        backend = open_backend(db_path, readonly=True, busy_timeout_ms=0)
+        try:
+            return backend.run_alive(run_id)
+        finally:
+            backend.close()
     probe = _FileLock(runs_dir(db_path) / f"{run_id}.lock")
     if not probe.path.exists():
         return False

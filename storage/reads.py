@@ -110,7 +110,7 @@ class Reads(StoreBase):
             r["fetch_status"]: r["n"]
             for r in self._rows(
                 "SELECT fetch_status, count(*) AS n FROM resources "
-                "GROUP BY fetch_status ORDER BY 2 DESC"
+                "GROUP BY fetch_status ORDER BY 2 DESC, 1"
             )
         }
         one = self._row(

@@ -56,13 +56,14 @@ class Reports(StoreBase):
             "SELECT count(*) AS fetches, max(started_at) AS last_fetch_at FROM fetch_log"
         )
         assert one is not None and fetches is not None
+        # Ties broken by name, so that every engine lists them in the same order.
         methods = self._rows(
             "SELECT coalesce(fetch_method, '') AS k, count(*) AS n FROM snapshots "
-            "GROUP BY 1 ORDER BY 2 DESC"
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
         )
         types = self._rows(
             "SELECT coalesce(content_type, '') AS k, count(*) AS n FROM snapshots "
-            "GROUP BY 1 ORDER BY 2 DESC LIMIT 20"
+            "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20"
         )
         return {
             "snapshots": one["snapshots"],

@@ -38,7 +38,8 @@ class Search(StoreBase):
             "SELECT r.id, r.stable_id, r.url, coalesce(r.title, s.title) AS title, r.type, "
             f"r.fetch_status, {self.sql.search_columns} FROM {self.sql.search_source} "
             "LEFT JOIN snapshots s ON s.id = r.current_snapshot_id "
-            f"WHERE {self.sql.search_match} ORDER BY score LIMIT ? OFFSET ?",
+            f"WHERE {self.sql.search_match} ORDER BY score, r.{self.sql.insertion_order} "
+            "LIMIT ? OFFSET ?",
             [self.sql.search_query(words), int(limit), int(offset)],
         )
 
@@ -63,7 +64,7 @@ class Search(StoreBase):
             source, columns, order = (
                 self.sql.search_source,
                 f"r.*, {self.sql.search_columns}",
-                "score",
+                f"score, r.{self.sql.insertion_order}",  # equal scores: registration order
             )
         else:
             source, columns, order = "resources r", "r.*", f"r.{self.sql.insertion_order}"

@@ -1,4 +1,4 @@
-"""The cache: one SQLite file holding resources, snapshots, the fetch log and citations.
+"""The cache: resources, snapshots, the fetch log and citations, in SQLite or PostgreSQL.
 
 ``Store`` puts together the parts of the store, each a mixin in a module of its own:
 
@@ -16,7 +16,8 @@
 ========================  ==========================================================
 
 The database engine is a backend (``storage.backend``): ``storage.sqlite`` holds
-what is SQLite's own (opening the file, transactions, FTS5, a few statements).
+what is SQLite's own (opening the file, transactions, FTS5, a few statements), and
+``storage.postgres`` what is PostgreSQL's; the target picks one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .backend import open_backend
+from .backend import open_backend, redact
 from .citations import Citations
 from .health import HealthPolicy
 from .leases import HostLeases
@@ -42,7 +43,8 @@ from .search import Search
 from .venues import bundled_publications
 
 DEFAULT_DB_PATH = "data/citecache.db"
-"""Where the cache lives unless ``--db`` or ``CITECACHE_DB`` says otherwise."""
+"""Where the cache lives unless ``--db`` or ``CITECACHE_DB`` says otherwise (a SQLite
+file path, or a ``postgresql://`` URL)."""
 
 
 class Store(
@@ -59,24 +61,25 @@ class Store(
 ):
     """Owns the connection and exposes the cache's verbs.
 
-    Writers open the file read-write (WAL, so readers never wait on them) and bring the
-    schema up to date; ``readonly=True`` opens it with ``mode=ro`` for serving.
+    ``target`` is a SQLite file path or a ``postgresql://`` URL. Writers open it
+    read-write (readers never wait on them) and bring the schema up to date;
+    ``readonly=True`` opens it read-only for serving.
     """
 
     def __init__(
         self,
-        path: str | Path,
+        target: str | Path,
         *,
         readonly: bool = False,
         preview_max_chars: int = PREVIEW_MAX_CHARS,
         busy_timeout_ms: int = 30_000,
         policy: HealthPolicy | None = None,
     ):
-        self.path = Path(path)
+        self.target = str(target)
         self.readonly = readonly
         self.preview_max_chars = preview_max_chars
         self.policy = policy or HealthPolicy()
-        self.sql = open_backend(path, readonly=readonly, busy_timeout_ms=busy_timeout_ms)
+        self.sql = open_backend(target, readonly=readonly, busy_timeout_ms=busy_timeout_ms)
         if not readonly:
             self.sql.migrate()
             if not self._scalar("SELECT count(*) FROM publications"):
@@ -89,6 +92,9 @@ class Store(
 
     def close(self) -> None:
         self.sql.close()
+
+    def __repr__(self) -> str:
+        return f"Store({redact(self.target)!r})"
 
     def __enter__(self) -> Store:
         return self

@@ -1,4 +1,5 @@
-"""Shared fixtures: the mock HTTP server, a database path, the saved-page manifest."""
+"""Shared fixtures: the mock HTTP server, databases (a SQLite path; a PostgreSQL URL on
+a private server), the saved-page manifest."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from storage import Store
+
+from .pgserver import DatabasePool, PostgresServer, unavailable_reason
 
 TESTS_DIR = Path(__file__).resolve().parent
 PAGES_DIR = TESTS_DIR / "pages"
@@ -131,3 +136,61 @@ def fleetserver() -> Iterator[FleetServer]:
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+# ---- a database of each backend ---------------------------------------------------------
+
+BACKENDS = ("sqlite", "postgres")
+PG_TEMPLATE = "citecache_template"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server for the session (tests/pgserver.py); skips the test
+    when PostgreSQL is not installed."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """A database with the schema and the bundled venues, made once: each test's
+    database is a copy of it (CREATE DATABASE ... TEMPLATE), so migrations run once."""
+    pg_server.admin(f"CREATE DATABASE {PG_TEMPLATE} TEMPLATE template0")
+    with Store(pg_server.url(PG_TEMPLATE)):
+        pass
+    return PG_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def pg_databases(pg_server: PostgresServer, pg_template: str) -> Iterator[DatabasePool]:
+    """Copies of the template, made ahead while tests run."""
+    pool = DatabasePool(pg_server, pg_template)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def pg_url(pg_databases: DatabasePool) -> Iterator[str]:
+    """URL of a fresh PostgreSQL database for this test, dropped after it."""
+    url = pg_databases.take()
+    yield url
+    pg_databases.give_back(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database, once per backend: a SQLite file path (not yet created) or the
+    URL of a PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "citecache.db")
+    return request.getfixturevalue("pg_url")

