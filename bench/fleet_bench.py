@@ -85,13 +85,14 @@ def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str
         "CITECACHE_WRITE_INTERVAL": 0.5,
     }
     args = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
+    log = open(Path(tempfile.gettempdir()) / "citecache-fleet-bench.log", "a")  # noqa: SIM115
     fleet = [
         subprocess.Popen(
             [sys.executable, "-m", "citecache", "--db", target, "worker", "--leases"]
             + ["--allow-private", "--idle", "0.2", "--json", *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=log,
             text=True,
             start_new_session=True,
         )
@@ -101,7 +102,7 @@ def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str
         deadline = time.monotonic() + 600
         while recorded(target) < pages:
             if time.monotonic() > deadline or any(w.poll() is not None for w in fleet):
-                raise RuntimeError("the fleet did not record every page")
+                raise RuntimeError(f"the fleet did not record every page; see {log.name}")
             time.sleep(0.25)
         for worker in fleet:
             worker.send_signal(signal.SIGTERM)
@@ -111,6 +112,7 @@ def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
+        log.close()
     stats, log = get(base + "/stats"), get(base + "/control/log")
     spans = [
         (start, end)

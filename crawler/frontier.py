@@ -226,10 +226,11 @@ class ClaimingTaskSource:
         if self.leases:
             # Claims by host are cheap (an index on the hosts' due time) and a released
             # host rests only a moment: look at every round while there is room.
-            if room < self.per_host:
+            if room <= 0:
                 return []
-            hosts = max(1, min(room, self.batch) // self.per_host)
-            return await self._call(self._claim_hosts, hosts)
+            per_host = min(self.per_host, room)
+            hosts = max(1, min(room, self.batch) // per_host)
+            return await self._call(self._claim_hosts, hosts, per_host)
         # Due work in whole batches (one write transaction each), not one per result.
         if room >= self.batch and time.monotonic() >= self._next_due_look:
             # copied here: the sets change on this thread while the claim runs on its own
@@ -290,11 +291,11 @@ class ClaimingTaskSource:
     def _queued(self) -> int:
         return self._open().queued_request_count()
 
-    def _claim_hosts(self, hosts: int) -> list[FetchTask]:
+    def _claim_hosts(self, hosts: int, per_host: int) -> list[FetchTask]:
         store = self._open()
         store.requeue_orphaned_requests()
         leases = store.claim_hosts(
-            self.run_id, hosts=hosts, per_host=self.per_host, lease_seconds=self.lease_seconds
+            self.run_id, hosts=hosts, per_host=per_host, lease_seconds=self.lease_seconds
         )
         return [task for lease in leases for task in lease.tasks]
 
