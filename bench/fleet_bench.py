@@ -81,7 +81,6 @@ def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str
         "AUTOTHROTTLE_ENABLED": 0,
         "DOWNLOAD_DELAY": 0,
         "CITECACHE_HTML_TYPES": "application/x-nothing-is-a-document",
-        "CITECACHE_WORKER_PER_HOST": 40,
         "CITECACHE_WRITE_INTERVAL": 0.5,
     }
     args = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]

@@ -167,17 +167,24 @@ class ClaimingTaskSource:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ClaimingTaskSource:
+        concurrency = settings.getint("CONCURRENT_REQUESTS")
+        per_host = settings.getint("CITECACHE_WORKER_PER_HOST")
+        max_in_flight = 2 * concurrency
+        if settings.getbool("CITECACHE_WORKER_LEASES"):
+            # Enough hosts leased at once to fill every download slot: a host takes only
+            # CONCURRENT_REQUESTS_PER_DOMAIN requests at a time.
+            hosts = -(-concurrency // max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")))
+            max_in_flight = max(max_in_flight, hosts * per_host)
         return cls(
             settings.get("CITECACHE_DB"),
             run_id=settings.get("CITECACHE_RUN_ID") or "",
             batch=settings.getint("CITECACHE_WORKER_BATCH"),
             idle=settings.getfloat("CITECACHE_WORKER_IDLE"),
             due_interval=settings.getfloat("CITECACHE_WORKER_DUE_INTERVAL"),
-            max_in_flight=settings.getint("CITECACHE_WORKER_MAX_IN_FLIGHT")
-            or 2 * settings.getint("CONCURRENT_REQUESTS"),
+            max_in_flight=settings.getint("CITECACHE_WORKER_MAX_IN_FLIGHT") or max_in_flight,
             runtime=settings.getfloat("CITECACHE_MAX_RUNTIME"),
             leases=settings.getbool("CITECACHE_WORKER_LEASES"),
-            per_host=settings.getint("CITECACHE_WORKER_PER_HOST"),
+            per_host=per_host,
             lease_seconds=settings.getfloat("CITECACHE_WORKER_LEASE_SECONDS"),
             until_idle=settings.getbool("CITECACHE_WORKER_UNTIL_IDLE"),
         )
@@ -229,8 +236,7 @@ class ClaimingTaskSource:
             if room <= 0:
                 return []
             per_host = min(self.per_host, room)
-            hosts = max(1, min(room, self.batch) // per_host)
-            return await self._call(self._claim_hosts, hosts, per_host)
+            return await self._call(self._claim_hosts, max(1, room // per_host), per_host)
         # Due work in whole batches (one write transaction each), not one per result.
         if room >= self.batch and time.monotonic() >= self._next_due_look:
             # copied here: the sets change on this thread while the claim runs on its own
