@@ -327,7 +327,16 @@ class ClaimingTaskSource:
 
 
 class StoreResultSink:
-    """Writes result batches to the SQLite store, one transaction per batch."""
+    """Writes result batches to the store, one transaction per batch.
+
+    A batch that cannot be written at all (the database unreachable: a PostgreSQL
+    restart, a disk full) is tried again with growing pauses before it is given up,
+    so that a short outage costs time, not results. Errors of single results are the
+    store's business (it reports them per result).
+    """
+
+    RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+    """Seconds between attempts: about a minute in all."""
 
     def __init__(self, db_path: str, *, preview_max_chars: int, policy: HealthPolicy):
         self.store = Store(db_path, preview_max_chars=preview_max_chars, policy=policy)
@@ -341,7 +350,20 @@ class StoreResultSink:
         )
 
     def write(self, results: list[FetchResult]) -> list[str]:
-        return self.store.record_results(results)
+        for pause in (*self.RETRY_PAUSES, None):
+            try:
+                return self.store.record_results(results)
+            except Exception as exc:
+                if pause is None:
+                    raise
+                logger.warning(
+                    "writing %d result(s) failed (%s); trying again in %.1f s",
+                    len(results),
+                    exc,
+                    pause,
+                )
+                time.sleep(pause)
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self.store.close()

@@ -175,8 +175,20 @@ class PostgresBackend:
         """
         self.url = url
         self.readonly = readonly
+        self.busy_timeout_ms = busy_timeout_ms
         self.conn = connect(url, readonly=readonly, lock_timeout_ms=busy_timeout_ms)
         self._serial_tables: frozenset[str] | None = None
+        self._depth = 0
+
+    def _connected(self) -> psycopg.Connection[dict[str, Any]]:
+        """The connection, made anew when the server dropped the old one (a restart): the
+        statement that met the break failed; the next one, outside a transaction, goes on.
+        """
+        if self._depth == 0 and (self.conn.closed or self.conn.broken):
+            self.conn = connect(
+                self.url, readonly=self.readonly, lock_timeout_ms=self.busy_timeout_ms
+            )
+        return self.conn
 
     def migrate(self) -> None:
         """Bring the schema up to date (storage/pg_migrations.py), all or nothing."""
@@ -197,17 +209,22 @@ class PostgresBackend:
         The advisory lock waits for the transaction of any other writer to end (as
         SQLite's ``BEGIN IMMEDIATE``) and is released at COMMIT or ROLLBACK.
         """
-        outermost = self.conn.info.transaction_status == TransactionStatus.IDLE
-        with self.conn.transaction():
-            if outermost and not self.readonly:
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK])
-            yield
+        conn = self._connected()
+        outermost = conn.info.transaction_status == TransactionStatus.IDLE
+        self._depth += 1
+        try:
+            with conn.transaction():
+                if outermost and not self.readonly:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", [WRITER_LOCK])
+                yield
+        finally:
+            self._depth -= 1
 
     # ---- statements ---------------------------------------------------------------------
 
     def _run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[dict[str, Any]]:
         # Always with a parameter list, even empty, so that psycopg turns %% back into %.
-        return self.conn.execute(_pg_sql(sql), list(params))
+        return self._connected().execute(_pg_sql(sql), list(params))
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run a statement that returns no rows; how many rows it changed."""

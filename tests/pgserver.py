@@ -137,6 +137,13 @@ class PostgresServer:
             self.timings["start"] = time.perf_counter() - began
             return
 
+    def restart(self) -> None:
+        """Stop the server (dropping every connection) and start it again, same port."""
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"),
+            "-m", "fast", "-w", "restart",
+        )  # fmt: skip
+
     def stop(self) -> None:
         try:
             if self.port and (self.data / "postmaster.pid").exists():

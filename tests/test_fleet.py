@@ -132,3 +132,64 @@ def test_a_worker_paused_past_its_lease_has_its_writes_refused(fleetserver, flee
     assert summary["byStatus"] == {"stale_lease": 1}
     with Store(fleet_db, readonly=True) as store:
         assert [r["outcome"] for r in store.fetch_log(only)] == ["ok"]  # the other's only
+
+
+def test_an_editors_request_is_picked_up_within_a_second(fleetserver, fleet_db):
+    fleetserver.reset()
+    register_pages(fleet_db, fleetserver, latency=0.05)
+    with Store(fleet_db) as store:
+        edited = store.register(fleetserver.url(HOSTS, "page/edited")).resource["id"]
+    fleet = [Worker(fleet_db, *FAST) for _ in range(2)]
+    try:
+        wait_until_recorded(fleet_db, [edited] * (HOSTS * PAGES + 1))
+        waits = []
+        for _ in range(3):
+            with Store(fleet_db) as store:
+                queued = time.monotonic()
+                request_id = store.request_refetch(edited, by="editor")
+            deadline = queued + 30
+            while True:
+                with Store(fleet_db, readonly=True) as store:
+                    status = store.get_request(request_id)["status"]
+                if status != "queued":
+                    waits.append(time.monotonic() - queued)
+                    break
+                assert time.monotonic() < deadline, "the request was never picked up"
+                time.sleep(0.02)
+            while status in ("queued", "running"):
+                assert time.monotonic() < deadline, "the request never finished"
+                time.sleep(0.05)
+                with Store(fleet_db, readonly=True) as store:
+                    status = store.get_request(request_id)["status"]
+            assert status == "done"
+        results = [w.stop() for w in fleet]
+    finally:
+        for w in fleet:
+            w.kill()
+    assert [code for code, _, _ in results] == [0, 0]
+    assert sorted(waits)[1] < 1.0, waits  # the median pick-up
+
+
+def test_the_fleet_survives_a_database_restart(fleetserver, pg_server, pg_url):
+    fleetserver.reset()
+    ids = register_pages(pg_url, fleetserver, latency=0.5)
+    fleet = [Worker(pg_url, *FAST) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with Store(pg_url, readonly=True) as store:
+                done = store.sql.scalar("SELECT count(DISTINCT resource_id) FROM fetch_log")
+            if done >= 5:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        pg_server.restart()  # every connection of every worker is dropped mid-run
+        wait_until_recorded(pg_url, ids)
+        assert all(w.proc.poll() is None for w in fleet), "a worker died with the database"
+        results = [w.stop() for w in fleet]
+    finally:
+        for w in fleet:
+            w.kill()
+    assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
+    with Store(pg_url, readonly=True) as store:
+        assert {r["fetch_status"] for r in store.iter_resources()} == {"ok"}
