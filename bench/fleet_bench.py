@@ -142,6 +142,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
+    # A SIGTERM (timeout, Ctrl-C elsewhere) still stops the workers and the server below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     server, hosts = start_server(args.hosts, args.latency)
     try:
         with tempfile.TemporaryDirectory() as tmp:
