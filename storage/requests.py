@@ -65,7 +65,10 @@ class EditorRequests(StoreBase):
     def claim_requests(self, request_ids: Iterable[int], run_id: str) -> list[int]:
         """Mark these queued requests as running for ``run_id``; returns the ones it got."""
         now = iso(utc_now())
-        claimed = []
+        claimed: list[int] = []
+        request_ids = list(request_ids)
+        if not request_ids:
+            return claimed
         with self._writing():
             for request_id in request_ids:
                 changed = self.sql.execute(
