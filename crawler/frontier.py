@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -20,6 +21,7 @@ from typing import Protocol, TypeVar
 from scrapy.settings import BaseSettings
 
 from storage import FetchResult, FetchTask, Store
+from storage.backend import RequestListener
 from storage.health import HealthPolicy
 from storage.lock import FetchRun
 
@@ -164,6 +166,8 @@ class ClaimingTaskSource:
         self._next_due_look = 0.0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="citecache-frontier")
         self._store: Store | None = None
+        self._listener: RequestListener | None = None
+        self._stopping = threading.Event()
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ClaimingTaskSource:
@@ -194,6 +198,7 @@ class ClaimingTaskSource:
     async def stream(self) -> AsyncIterator[list[FetchTask]]:
         self._settled = asyncio.Event()
         self._next_due_look = 0.0
+        self._start_listening(asyncio.get_running_loop(), self._settled)
         failures = 0
         while self.deadline is None or time.monotonic() < self.deadline:
             self._forget_stale()
@@ -297,6 +302,27 @@ class ClaimingTaskSource:
     def _queued(self) -> int:
         return self._open().queued_request_count()
 
+    def _start_listening(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+        """Where the database can say so (PostgreSQL NOTIFY), wake the idle wait as soon
+        as an editor's request is queued, instead of at the next poll."""
+        if self._listener is not None:
+            return
+        with Store(self.db_path, readonly=True) as store:
+            self._listener = store.sql.listen_requests()
+        if self._listener is None:
+            return
+        listener = self._listener
+
+        def listen() -> None:
+            try:
+                while not self._stopping.is_set():
+                    if listener.wait(1.0):
+                        loop.call_soon_threadsafe(wake.set)
+            finally:
+                listener.close()
+
+        threading.Thread(target=listen, name="citecache-listen", daemon=True).start()
+
     def _claim_hosts(self, hosts: int, per_host: int) -> list[FetchTask]:
         store = self._open()
         store.requeue_orphaned_requests()
@@ -315,6 +341,8 @@ class ClaimingTaskSource:
         await self._call(lambda: self._open().renew_leases(self.run_id, self.lease_seconds))
 
     def close(self) -> None:
+        self._stopping.set()  # the listening thread ends within a second
+
         def close_store() -> None:
             if self._store is not None:
                 if self.leases:  # its unrecorded resources stay due for the next lease

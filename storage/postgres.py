@@ -82,6 +82,34 @@ _ADAPTERS.register_dumper(bool, _BoolDumper)
 _ADAPTERS.register_dumper(str, _TextDumper)
 
 
+REQUESTS_CHANNEL = "citecache_requests"
+"""The NOTIFY channel of queued editors' requests."""
+
+
+class RequestListener:
+    """LISTEN on a connection of its own; :meth:`wait` returns at the first NOTIFY."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.conn: psycopg.Connection[Any] | None = None
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            if self.conn is None or self.conn.closed or self.conn.broken:
+                self.conn = psycopg.connect(self.url, autocommit=True)
+                self.conn.execute(f"LISTEN {REQUESTS_CHANNEL}")
+            return any(True for _ in self.conn.notifies(timeout=timeout, stop_after=1))
+        except psycopg.OperationalError:
+            # The server went away (a restart): the poll covers the gap; listen again later.
+            self.close()
+            return False
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
 def connect(
     url: str,
     *,
@@ -219,6 +247,16 @@ class PostgresBackend:
                 yield
         finally:
             self._depth -= 1
+
+    # ---- editors' requests in real time (LISTEN/NOTIFY) ------------------------------
+
+    def notify_requests(self) -> None:
+        """Tell listening workers that a request was queued (sent at commit)."""
+        self._run(f"NOTIFY {REQUESTS_CHANNEL}", [])
+
+    def listen_requests(self) -> RequestListener:
+        """A connection of its own that listens for queued requests."""
+        return RequestListener(self.url)
 
     # ---- statements ---------------------------------------------------------------------
 

@@ -60,6 +60,8 @@ class EditorRequests(StoreBase):
                 },
             )
             self._refresh_host(row["host"])  # a queued request makes its host due now
+            if not claim_for:
+                self.sql.notify_requests()  # running workers need not wait for their poll
             return request_id
 
     def claim_requests(self, request_ids: Iterable[int], run_id: str) -> list[int]:

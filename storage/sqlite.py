@@ -169,6 +169,15 @@ class SQLiteBackend:
         """True while the process that registered ``run_id`` runs (its lock file is held)."""
         return lock.run_alive(self.path, run_id)
 
+    # ---- editors' requests in real time -------------------------------------------------
+    # No server to tell: workers on a file poll an indexed count (``--idle``).
+
+    def notify_requests(self) -> None:
+        pass
+
+    def listen_requests(self) -> None:
+        return None
+
 
 def _insert_sql(table: str, row: dict[str, Any], verb: str = "INSERT") -> str:
     columns = ", ".join(row)

@@ -193,3 +193,32 @@ def test_the_fleet_survives_a_database_restart(fleetserver, pg_server, pg_url):
     assert [code for code, _, _ in results] == [0, 0], [err for _, _, err in results]
     with Store(pg_url, readonly=True) as store:
         assert {r["fetch_status"] for r in store.iter_resources()} == {"ok"}
+
+
+def test_on_postgresql_a_request_wakes_an_idle_worker_at_once(fleetserver, pg_url):
+    # The worker polls only every 5 s here: a pick-up within a second is the NOTIFY's.
+    with Store(pg_url) as store:
+        edited = store.register(fleetserver.url(0, "page/notify")).resource["id"]
+    worker = Worker(pg_url, *FAST, "--idle", "5")
+    try:
+        wait_until_recorded(pg_url, [edited])  # fetched once as new; now it idles
+        time.sleep(1)
+        waits = []
+        for _ in range(3):
+            with Store(pg_url) as store:
+                queued = time.monotonic()
+                request_id = store.request_refetch(edited, by="editor")
+            deadline = queued + 30
+            while True:
+                with Store(pg_url, readonly=True) as store:
+                    if store.get_request(request_id)["status"] != "queued":
+                        break
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            waits.append(time.monotonic() - queued)
+            time.sleep(2)  # done, and the host's rest is over
+        code, _, err = worker.stop()
+    finally:
+        worker.kill()
+    assert code == 0, err
+    assert sorted(waits)[1] < 1.0, waits
