@@ -205,12 +205,15 @@ class RefetchWorker:
             self._stop.wait(backoff)
             backoff = min(backoff * 2, most)
 
-    def worker_command(self) -> list[str]:
-        cmd = [self.python, "-m", "citecache", "--db", self.db_path, "worker"]
-        cmd += ["--max-runtime", WORKER_LIFETIME]
+    def _citecache(self, *args: str) -> list[str]:
+        """``python -m citecache --db DB ARGS... [--allow-private]``."""
+        cmd = [self.python, "-m", "citecache", "--db", self.db_path, *args]
         if self.allow_private:
             cmd.append("--allow-private")
         return cmd
+
+    def worker_command(self) -> list[str]:
+        return self._citecache("worker", "--max-runtime", WORKER_LIFETIME)
 
     def _spawn(self, cmd: list[str], run_id: str, **kwargs) -> subprocess.Popen | None:
         """Start ``cmd`` as run ``run_id``, unless stop() came first (then None)."""
@@ -232,7 +235,7 @@ class RefetchWorker:
     def run_worker(self) -> str:
         """Run the worker until it exits: ``stopped`` (by us), ``locked`` (another process
         holds the crawl lock), ``exited`` (0, someone else stopped it) or ``died``."""
-        run_id = f"service-{os.getpid()}-{secrets.token_hex(4)}"
+        run_id = _new_run_id()
         tail: collections.deque[str] = collections.deque(maxlen=20)
         # Its own session: a Ctrl-C meant for the server does not reach it too (a second
         # signal would make Scrapy stop without finishing); the supervisor stops it.
@@ -291,15 +294,11 @@ class RefetchWorker:
             return store.queued_request_count()
 
     def oneshot_command(self) -> list[str]:
-        cmd = [self.python, "-m", "citecache", "--db", self.db_path, "crawl", "--requests"]
-        cmd += ["--limit", str(RUN_LIMIT)]
-        if self.allow_private:
-            cmd.append("--allow-private")
-        return cmd
+        return self._citecache("crawl", "--requests", "--limit", str(RUN_LIMIT))
 
     def run_once(self) -> bool:
         """One crawl subprocess over the queued requests; True if it exited 0."""
-        run_id = f"service-{os.getpid()}-{secrets.token_hex(4)}"
+        run_id = _new_run_id()
         proc = self._spawn(
             self.oneshot_command(),
             run_id,
@@ -348,3 +347,8 @@ def _kill_group(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         proc.kill()
     proc.wait()
+
+
+def _new_run_id() -> str:
+    """A name for a run this service starts, so that it can fail exactly its requests."""
+    return f"service-{os.getpid()}-{secrets.token_hex(4)}"

@@ -327,6 +327,16 @@ def run_sampling_cpu(cmd: list[str], env: dict, timeout: float):
     return done, sum(seen.values())
 
 
+def import_urls(exe: Path, db: Path, urls_file: Path, env: dict, timeout: float) -> None:
+    """``citecache import`` of the page list into a fresh database (not timed)."""
+    proc = subprocess.run(
+        [str(exe), "--db", str(db), "import", str(urls_file)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"import exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+
+
 def run_citecache(tmp: Path, urls_file: Path, n: int, timeout: float, extra: list[str]) -> Result:
     result = Result("(b) citecache crawl")
     exe = VENV_BIN / "citecache"
@@ -335,12 +345,7 @@ def run_citecache(tmp: Path, urls_file: Path, n: int, timeout: float, extra: lis
     try:
         if not exe.exists():
             raise RuntimeError(f"{exe} not found")
-        proc = subprocess.run(
-            [str(exe), "--db", str(db), "import", str(urls_file)],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            raise RuntimeError(f"import exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        import_urls(exe, db, urls_file, env, timeout)
         cmd = [str(exe), "--db", str(db), "crawl", "--all", "--allow-private", "--json", *extra]
         started = time.perf_counter()
         proc, result.cpu = run_sampling_cpu(cmd, env, timeout)
@@ -366,12 +371,7 @@ def run_worker(tmp: Path, urls_file: Path, n: int, timeout: float, extra: list[s
     db = tmp / "worker.db"
     env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1")
     try:
-        proc = subprocess.run(
-            [str(exe), "--db", str(db), "import", str(urls_file)],
-            cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            raise RuntimeError(f"import exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+        import_urls(exe, db, urls_file, env, timeout)
         cmd = [str(exe), "--db", str(db), "worker", "--allow-private", "--json", *extra]
         seen: dict[int, float] = {}
         started = time.perf_counter()

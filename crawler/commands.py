@@ -94,6 +94,21 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     return parsed
 
 
+mirror_option = click.option(
+    "--mirror",
+    envvar="CITECACHE_MIRROR_URL",
+    help="Fetch from a local mirror laid out as MIRROR/host/path (offline runs).",
+)
+settings_option = click.option(
+    "-s",
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a Scrapy or CITECACHE_* setting, as `scrapy crawl -s`.",
+)
+
+
 @click.command()
 @click.option("--due", "mode", flag_value="due", default=True, help="Resources due (default).")
 @click.option("--all", "mode", flag_value="all", help="Every resource.")
@@ -108,19 +123,8 @@ def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
     help="Stop after this long (90s, 20m, 2h); what is left stays due for the next run.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-@click.option(
-    "--mirror",
-    envvar="CITECACHE_MIRROR_URL",
-    help="Fetch from a local mirror laid out as MIRROR/host/path (offline runs).",
-)
-@click.option(
-    "-s",
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a Scrapy or CITECACHE_* setting, as `scrapy crawl -s`.",
-)
+@mirror_option
+@settings_option
 @allow_private_option
 @pass_ctx
 def crawl(
@@ -138,6 +142,7 @@ def crawl(
     Exits 0 when the crawl ran, even if some sources failed (their failures are
     recorded); non-zero only when it could not run, e.g. another crawl holds the lock.
     """
+    runtime = _parse_duration(max_runtime) if max_runtime else 0
     fleet = {}
     if is_postgres(ctx.db) and mode == "due" and not urls and not limit:
         # On PostgreSQL a crawl is one more worker of the fleet that ends when nothing is
@@ -156,8 +161,8 @@ def crawl(
                 "CITECACHE_CRAWL_REFS": list(urls),
                 "CITECACHE_CRAWL_LIMIT": limit or 0,
                 "CITECACHE_MIRROR_URL": mirror or "",
-                "CITECACHE_MAX_RUNTIME": _parse_duration(max_runtime) if max_runtime else 0,
-                "CLOSESPIDER_TIMEOUT": _parse_duration(max_runtime) if max_runtime else 0,
+                "CITECACHE_MAX_RUNTIME": runtime,
+                "CLOSESPIDER_TIMEOUT": runtime,
                 **_parse_settings(settings),
             },
             # Editor requests are claimed one by one, so the service's worker
@@ -204,19 +209,8 @@ def crawl(
     help="Stop after this long (90s, 20m, 2h), as after SIGTERM.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON on stdout.")
-@click.option(
-    "--mirror",
-    envvar="CITECACHE_MIRROR_URL",
-    help="Fetch from a local mirror laid out as MIRROR/host/path (offline runs).",
-)
-@click.option(
-    "-s",
-    "--set",
-    "settings",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override a Scrapy or CITECACHE_* setting, as `scrapy crawl -s`.",
-)
+@mirror_option
+@settings_option
 @click.option(
     "--leases/--no-leases",
     default=None,

@@ -157,6 +157,7 @@ class ClaimingTaskSource:
         self.until_idle = until_idle
         """End the stream when nothing is due and nothing is in flight (a crawl)."""
         self._next_renewal = 0.0
+        self._next_requeue = 0.0  # orphaned requests, looked for every due_interval
         self.max_in_flight = max(max_in_flight, batch)
         self.deadline = time.monotonic() + runtime if runtime > 0 else None
         self.in_flight: Counter[str] = Counter()
@@ -198,7 +199,7 @@ class ClaimingTaskSource:
     async def stream(self) -> AsyncIterator[list[FetchTask]]:
         self._settled = asyncio.Event()
         self._next_due_look = 0.0
-        self._start_listening(asyncio.get_running_loop(), self._settled)
+        await self._start_listening(self._settled)
         failures = 0
         while self.deadline is None or time.monotonic() < self.deadline:
             self._forget_stale()
@@ -302,16 +303,15 @@ class ClaimingTaskSource:
     def _queued(self) -> int:
         return self._open().queued_request_count()
 
-    def _start_listening(self, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+    async def _start_listening(self, wake: asyncio.Event) -> None:
         """Where the database can say so (PostgreSQL NOTIFY), wake the idle wait as soon
         as an editor's request is queued, instead of at the next poll."""
         if self._listener is not None:
             return
-        with Store(self.db_path, readonly=True) as store:
-            self._listener = store.sql.listen_requests()
+        self._listener = await self._call(lambda: self._open().sql.listen_requests())
         if self._listener is None:
             return
-        listener = self._listener
+        listener, loop = self._listener, asyncio.get_running_loop()
 
         def listen() -> None:
             try:
@@ -325,7 +325,9 @@ class ClaimingTaskSource:
 
     def _claim_hosts(self, hosts: int, per_host: int) -> list[FetchTask]:
         store = self._open()
-        store.requeue_orphaned_requests()
+        if time.monotonic() >= self._next_requeue:  # a write: not at every idle round
+            store.requeue_orphaned_requests()
+            self._next_requeue = time.monotonic() + self.due_interval
         leases = store.claim_hosts(
             self.run_id, hosts=hosts, per_host=per_host, lease_seconds=self.lease_seconds
         )

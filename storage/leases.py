@@ -57,15 +57,20 @@ class HostLeases(StoreBase):
         to ``per_host`` of their due resources each (editors' requests first)."""
         now = utc_now()
         until = iso(now + timedelta(seconds=lease_seconds))
+        claimable = (
+            "SELECT host, lease_token FROM hosts WHERE next_due_at <= ? "
+            "AND (lease_until IS NULL OR lease_until < ?) "
+            "AND (next_allowed_at IS NULL OR next_allowed_at <= ?) "
+            "ORDER BY next_due_at, host LIMIT ?"
+        )
+        params = [iso(now), iso(now), iso(now), int(hosts)]
+        # Idle workers ask often: a plain read first, so that nothing to claim costs no
+        # writer's turn (a write transaction waits for every other writer).
+        if not self._row(claimable, [*params[:3], 1]):
+            return []
         leases = []
         with self._writing():
-            rows = self._rows(
-                "SELECT host, lease_token FROM hosts WHERE next_due_at <= ? "
-                "AND (lease_until IS NULL OR lease_until < ?) "
-                "AND (next_allowed_at IS NULL OR next_allowed_at <= ?) "
-                "ORDER BY next_due_at, host LIMIT ?" + self.sql.skip_locked,
-                [iso(now), iso(now), iso(now), int(hosts)],
-            )
+            rows = self._rows(claimable + self.sql.skip_locked, params)
             for row in rows:
                 host, token = row["host"], row["lease_token"] + 1
                 tasks = self._lease_tasks(host, token, run_id, per_host)

@@ -57,6 +57,19 @@ def wait_until_recorded(db: str, ids: list[str], timeout: float = 120.0) -> None
         time.sleep(0.2)
 
 
+def queue_and_time_pickup(db: str, resource_id: str, timeout: float = 30.0) -> tuple[int, float]:
+    """Queue an editor's request; its id and the seconds until a worker took it."""
+    with Store(db) as store:
+        queued = time.monotonic()
+        request_id = store.request_refetch(resource_id, by="editor")
+    while True:
+        with Store(db, readonly=True) as store:
+            if store.get_request(request_id)["status"] != "queued":
+                return request_id, time.monotonic() - queued
+        assert time.monotonic() < queued + timeout, "the request was never picked up"
+        time.sleep(0.02)
+
+
 def page_stats(fleetserver) -> dict:
     return {base: figures for base, figures in fleetserver.stats()["hosts"].items()}
 
@@ -136,26 +149,18 @@ def test_a_worker_paused_past_its_lease_has_its_writes_refused(fleetserver, flee
 
 def test_an_editors_request_is_picked_up_within_a_second(fleetserver, fleet_db):
     fleetserver.reset()
-    register_pages(fleet_db, fleetserver, latency=0.05)
+    ids = register_pages(fleet_db, fleetserver, latency=0.05)
     with Store(fleet_db) as store:
         edited = store.register(fleetserver.url(HOSTS, "page/edited")).resource["id"]
     fleet = [Worker(fleet_db, *FAST) for _ in range(2)]
     try:
-        wait_until_recorded(fleet_db, [edited] * (HOSTS * PAGES + 1))
+        wait_until_recorded(fleet_db, [*ids, edited])
         waits = []
         for _ in range(3):
-            with Store(fleet_db) as store:
-                queued = time.monotonic()
-                request_id = store.request_refetch(edited, by="editor")
-            deadline = queued + 30
-            while True:
-                with Store(fleet_db, readonly=True) as store:
-                    status = store.get_request(request_id)["status"]
-                if status != "queued":
-                    waits.append(time.monotonic() - queued)
-                    break
-                assert time.monotonic() < deadline, "the request was never picked up"
-                time.sleep(0.02)
+            request_id, wait = queue_and_time_pickup(fleet_db, edited)
+            waits.append(wait)
+            deadline = time.monotonic() + 30
+            status = "running"
             while status in ("queued", "running"):
                 assert time.monotonic() < deadline, "the request never finished"
                 time.sleep(0.05)
@@ -205,17 +210,7 @@ def test_on_postgresql_a_request_wakes_an_idle_worker_at_once(fleetserver, pg_ur
         time.sleep(1)
         waits = []
         for _ in range(3):
-            with Store(pg_url) as store:
-                queued = time.monotonic()
-                request_id = store.request_refetch(edited, by="editor")
-            deadline = queued + 30
-            while True:
-                with Store(pg_url, readonly=True) as store:
-                    if store.get_request(request_id)["status"] != "queued":
-                        break
-                assert time.monotonic() < deadline
-                time.sleep(0.02)
-            waits.append(time.monotonic() - queued)
+            waits.append(queue_and_time_pickup(pg_url, edited)[1])
             time.sleep(2)  # done, and the host's rest is over
         code, _, err = worker.stop()
     finally:
