@@ -68,55 +68,78 @@ class HostLeases(StoreBase):
         # writer's turn (a write transaction waits for every other writer).
         if not self._row(claimable, [*params[:3], 1]):
             return []
-        leases = []
+        # Every step below is one statement for all the hosts of the claim: on a server,
+        # round trips are what a claim costs (bench/claim_bench.py).
         with self._writing():
             rows = self._rows(claimable + self.sql.skip_locked, params)
-            for row in rows:
-                host, token = row["host"], row["lease_token"] + 1
-                tasks = self._lease_tasks(host, token, run_id, per_host)
-                if not tasks:  # its due time was stale: correct it, lease nothing
-                    self._refresh_host(host)
-                    continue
-                self.sql.execute(
-                    "UPDATE hosts SET leased_by = ?, lease_until = ?, lease_token = ? "
-                    "WHERE host = ?",
-                    [run_id, until, token, host],
-                )
-                leases.append(HostLease(host, token, tasks))
-        return leases
+            tokens = {row["host"]: row["lease_token"] + 1 for row in rows}
+            tasks = self._lease_tasks(tokens, run_id, per_host)
+            for host in tokens.keys() - tasks.keys():  # its due time was stale: correct it
+                self._refresh_host(host)
+            if not tasks:
+                return []
+            self.sql.execute(
+                "UPDATE hosts SET leased_by = ?, lease_until = ?, lease_token = lease_token + 1 "
+                f"WHERE host IN ({_marks(tasks)})",
+                [run_id, until, *tasks],
+            )
+            ids = [task.resource_id for host_tasks in tasks.values() for task in host_tasks]
+            self.sql.execute(
+                "UPDATE resources SET lease_token = "
+                "(SELECT h.lease_token FROM hosts h WHERE h.host = resources.host) "
+                f"WHERE id IN ({_marks(ids)})",
+                ids,
+            )
+        return [HostLease(host, tokens[host], tasks[host]) for host in tokens if host in tasks]
 
-    def _lease_tasks(self, host: str, token: int, run_id: str, limit: int) -> list[FetchTask]:
+    def _lease_tasks(
+        self, tokens: dict[str, int], run_id: str, limit: int
+    ) -> dict[str, list[FetchTask]]:
+        """Up to ``limit`` due tasks for each host of ``tokens`` (editors' requests first),
+        each carrying its host's new lease token; hosts with nothing due are left out."""
+        if not tokens:
+            return {}
+        hosts = list(tokens)
         requests = self._rows(
-            "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified "
+            "SELECT * FROM (SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, "
+            "r.last_modified, r.host, row_number() OVER "
+            "(PARTITION BY r.host ORDER BY q.requested_at, q.id) AS n "
             "FROM refetch_requests q JOIN resources r ON r.id = q.resource_id "
-            "WHERE r.host = ? AND q.status = 'queued' ORDER BY q.requested_at, q.id LIMIT ?",
-            [host, int(limit)],
+            f"WHERE q.status = 'queued' AND r.host IN ({_marks(hosts)})) AS w WHERE n <= ? "
+            "ORDER BY n",
+            [*hosts, int(limit)],
         )
         claimed = set(self.claim_requests([r["request_id"] for r in requests], run_id))
-        # (no request: no statement; round trips are what a claim costs on a server)
-        tasks, seen = [], set()
+        tasks: dict[str, list[FetchTask]] = {}
+        seen: set[str] = set()
         for r in requests:
             if r["request_id"] in claimed and r["id"] not in seen:
                 seen.add(r["id"])
-                force = bool(r["force"])
-                tasks.append(
-                    task_for(r, force=force, request_id=r["request_id"], lease_token=token)
+                tasks.setdefault(r["host"], []).append(
+                    task_for(
+                        r,
+                        force=bool(r["force"]),
+                        request_id=r["request_id"],
+                        lease_token=tokens[r["host"]],
+                    )
                 )
-        due = self._rows(
-            "SELECT id, url, etag, last_modified FROM resources WHERE host = ? "
-            "AND (next_fetch_at IS NULL OR next_fetch_at <= ?) "
-            "ORDER BY next_fetch_at IS NOT NULL, next_fetch_at, id LIMIT ?",
-            [host, iso(utc_now()), int(limit)],
+        # One sub-select per host, each stopping at its LIMIT on the (host, next_fetch_at)
+        # index, in one statement.
+        per_host = (
+            "SELECT * FROM (SELECT id, url, etag, last_modified, host FROM resources "
+            "WHERE host = ? AND (next_fetch_at IS NULL OR next_fetch_at <= ?) "
+            "ORDER BY next_fetch_at IS NOT NULL, next_fetch_at, id LIMIT ?) AS d{}"
         )
-        tasks += [task_for(r, lease_token=token) for r in due if r["id"] not in seen]
-        tasks = tasks[:limit]
-        if tasks:  # one statement for the lease's resources
-            marks = ", ".join("?" for _ in tasks)
-            self.sql.execute(
-                f"UPDATE resources SET lease_token = ? WHERE id IN ({marks})",
-                [token, *(t.resource_id for t in tasks)],
-            )
-        return tasks
+        now = iso(utc_now())
+        due = self._rows(
+            " UNION ALL ".join(per_host.format(i) for i in range(len(hosts))),
+            [value for host in hosts for value in (host, now, int(limit))],
+        )
+        for r in due:
+            host_tasks = tasks.setdefault(r["host"], [])
+            if r["id"] not in seen and len(host_tasks) < limit:
+                host_tasks.append(task_for(r, lease_token=tokens[r["host"]]))
+        return {host: found for host, found in tasks.items() if found}
 
     def hosts_waiting(self) -> int:
         """Hosts with due work that no run leases (some may be resting a moment)."""
@@ -201,3 +224,7 @@ class HostLeases(StoreBase):
         else:
             due = found["due"]
         self.sql.upsert("hosts", {"host": host, "next_due_at": due}, key="host")
+
+
+def _marks(values: Iterable[object]) -> str:
+    return ", ".join("?" for _ in values)

@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from .registry import Registration
 
 
+_CHUNK = 500
+"""Request ids per statement (SQLite allows 32,766 parameters, PostgreSQL 65,535)."""
+
+
 class EditorRequests(StoreBase):
     if TYPE_CHECKING:  # from storage.registry
 
@@ -66,20 +70,18 @@ class EditorRequests(StoreBase):
 
     def claim_requests(self, request_ids: Iterable[int], run_id: str) -> list[int]:
         """Mark these queued requests as running for ``run_id``; returns the ones it got."""
-        now = iso(utc_now())
-        claimed: list[int] = []
         request_ids = list(request_ids)
-        if not request_ids:
-            return claimed
+        claimed: list[int] = []
         with self._writing():
-            for request_id in request_ids:
-                changed = self.sql.execute(
+            for start in range(0, len(request_ids), _CHUNK):  # within any engine's bound
+                chunk = request_ids[start : start + _CHUNK]
+                marks = ", ".join("?" for _ in chunk)
+                rows = self._rows(
                     "UPDATE refetch_requests SET status = 'running', started_at = ?, "
-                    "claimed_by = ? WHERE id = ? AND status = 'queued'",
-                    [now, run_id, request_id],
+                    f"claimed_by = ? WHERE id IN ({marks}) AND status = 'queued' RETURNING id",
+                    [iso(utc_now()), run_id, *chunk],
                 )
-                if changed:
-                    claimed.append(request_id)
+                claimed += [row["id"] for row in rows]
         return claimed
 
     def finish_request(self, request_id: int, status: str, error: str | None) -> None:
