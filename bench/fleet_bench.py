@@ -116,7 +116,7 @@ def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str
     spans = [
         (start, end)
         for entries in log.values()
-        for start, end, path in entries
+        for start, end, path, _agent in entries
         if path.startswith("/page/") and end is not None
     ]
     seconds = max(e for _, e in spans) - min(s for s, _ in spans)

@@ -407,4 +407,15 @@ def health_policy(settings: BaseSettings) -> HealthPolicy:
         dead_spacing=timedelta(hours=settings.getfloat("CITECACHE_DEAD_SPACING_HOURS")),
         ttl=timedelta(days=settings.getfloat("CITECACHE_TTL_DAYS")),
         ttl_overrides={key: timedelta(days=float(days)) for key, days in overrides.items()},
+        host_delay=host_rest(settings),
     )
+
+
+def host_rest(settings: BaseSettings) -> float:
+    """Seconds a host rests between leases (CITECACHE_HOST_REST)."""
+    if settings.get("CITECACHE_HOST_REST") is not None:
+        return settings.getfloat("CITECACHE_HOST_REST")
+    delay = settings.getfloat("DOWNLOAD_DELAY")
+    if settings.getbool("AUTOTHROTTLE_ENABLED"):
+        delay = max(delay, settings.getfloat("AUTOTHROTTLE_START_DELAY"))
+    return delay

@@ -85,6 +85,11 @@ CITECACHE_WORKER_LEASE_SECONDS = 120.0
 worker that dies loses its hosts this long."""
 CITECACHE_WORKER_UNTIL_IDLE = False
 """End when nothing is due and nothing is in flight (a crawl on PostgreSQL)."""
+CITECACHE_HOST_REST = None
+"""With leases: seconds a host rests after a lease before the next (which may be another
+worker's), unless the server asked for longer (Retry-After); None: the delay a worker
+keeps between a host's requests, DOWNLOAD_DELAY or, with AutoThrottle, its start delay
+if larger. This keeps the per-host delay across lease hand-overs too."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 

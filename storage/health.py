@@ -42,9 +42,10 @@ class HealthPolicy:
     """Waits after the 1st, 2nd, 3rd and later consecutive failures; capped at the TTL."""
     jitter: float = 0.1
     """Every wait is stretched or shrunk by up to this fraction so checks do not bunch up."""
-    host_delay: float = 1.0
+    host_delay: float = 0.5
     """Seconds a host rests after a leased batch before another lease (storage/leases.py),
-    unless the server asked for longer (Retry-After)."""
+    unless the server asked for longer (Retry-After); workers set it from their delay
+    (CITECACHE_HOST_REST)."""
 
     def ttl_for(self, url: str, venue_id: str | None, type_: str | None) -> timedelta:
         host = host_of(url)

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .base import StoreBase
-from .clock import iso, utc_now
+from .clock import iso, iso_ms, utc_now
 from .results import FetchTask
 from .schedule import task_for
 
@@ -63,7 +63,7 @@ class HostLeases(StoreBase):
             "AND (next_allowed_at IS NULL OR next_allowed_at <= ?) "
             "ORDER BY next_due_at, host LIMIT ?"
         )
-        params = [iso(now), iso(now), iso(now), int(hosts)]
+        params = [iso(now), iso(now), iso_ms(now), int(hosts)]
         # Idle workers ask often: a plain read first, so that nothing to claim costs no
         # writer's turn (a write transaction waits for every other writer).
         if not self._row(claimable, [*params[:3], 1]):
@@ -190,7 +190,7 @@ class HostLeases(StoreBase):
             self._release_host(resource["host"], delay=delay)
 
     def _release_host(self, host: str, *, delay: float) -> None:
-        allowed = iso(utc_now() + timedelta(seconds=delay)) if delay > 0 else None
+        allowed = iso_ms(utc_now() + timedelta(seconds=delay)) if delay > 0 else None
         self.sql.execute(
             "UPDATE resources SET lease_token = NULL WHERE host = ? AND lease_token IS NOT NULL",
             [host],

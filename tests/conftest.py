@@ -98,6 +98,13 @@ class FleetServer:
         with urllib.request.urlopen(self.hosts[0] + "/stats", timeout=5) as resp:
             return json.load(resp)
 
+    def log(self) -> dict:
+        """``GET /control/log``: {base: [[start, end, path, agent], ...]} since the last reset."""
+        import urllib.request
+
+        with urllib.request.urlopen(self.hosts[0] + "/control/log", timeout=5) as resp:
+            return json.load(resp)
+
     def reset(self) -> None:
         """``POST /control/reset``: clear the figures."""
         import urllib.request

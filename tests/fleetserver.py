@@ -26,8 +26,9 @@ Endpoints (on every host)
   POST /control/reset   clear the figures
   GET /control/hosts    the start-up JSON again: {"port": P, "hosts": [...]}
   GET /control/log      every request since the reset, per host base URL (hosts without
-                        requests left out): [start, end, path] in seconds since the server
-                        started, end null while in flight; for analyses beyond /stats
+                        requests left out): [start, end, path, user agent], times in
+                        seconds since the server started, end null while in flight;
+                        for analyses beyond /stats (the agent tells workers apart)
   /stats and /control/* are not counted.
 
 Figures (``/stats``)
@@ -149,7 +150,7 @@ class HostStats:
     last_start: float | None = None
     paths: Counter[str] = field(default_factory=Counter)
     log: list[list] = field(default_factory=list)
-    """[start, end, path] per request; end is None while in flight."""
+    """[start, end, path, user agent] per request; end is None while in flight."""
 
     def clear(self) -> None:
         # in_flight is the present, not history: requests running now still end later.
@@ -173,10 +174,10 @@ class Stats:
         self.max_in_flight = 0
         self.t0 = time.monotonic()
 
-    def start(self, base: str, path: str) -> list:
+    def start(self, base: str, path: str, agent: str = "") -> list:
         """Count a request whose headers have just been read; returns its log entry."""
         now = time.monotonic()
-        entry = [round(now - self.t0, 6), None, path]
+        entry = [round(now - self.t0, 6), None, path, agent]
         with self.lock:
             host = self.hosts[base]
             host.requests += 1
@@ -273,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
         if parts.path == "/stats" or parts.path.startswith("/control/"):
             self.control(parts.path)
             return
-        entry = fleet.stats.start(self.server.base, parts.path)
+        entry = fleet.stats.start(self.server.base, parts.path, self.headers.get("User-Agent", ""))
         try:
             self.sleep(fleet.latency)
             self.route(parts.path)

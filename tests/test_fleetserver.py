@@ -94,8 +94,9 @@ def test_sequential_requests_are_one_in_flight(fleetserver):
     assert 0.3 - SLACK < figures["min_gap"] < 0.3 + SLACK
     log = json.loads(get(fleetserver.url(0, "/control/log")))
     assert list(log) == [host]
-    (start1, end1, path1), (start2, end2, path2) = log[host]
+    (start1, end1, path1, agent1), (start2, end2, path2, _) = log[host]
     assert (path1, path2) == ("/page/1", "/page/2")
+    assert agent1.startswith("Python-urllib")  # the client's User-Agent
     assert end1 - start1 >= 0.1 and end2 - start2 >= 0.1  # the latency is in flight
     assert round(start2 - start1, 6) == pytest.approx(figures["min_gap"], abs=1e-5)
 
