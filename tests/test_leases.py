@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -79,6 +79,23 @@ def test_recording_the_last_result_releases_the_host_and_sets_its_rest(store):
     assert host["leased_by"] is None
     assert host["next_allowed_at"] >= iso(utc_now() + timedelta(seconds=110))
     assert host["next_due_at"] > iso(utc_now() + timedelta(days=20))  # next check: the TTL
+
+
+def test_a_rest_shorter_than_a_second_is_kept_to_the_millisecond(store, monkeypatch):
+    """Released at .900 with a 0.3 s rest: not claimable at the next whole second (a
+    rest rounded to the second let another worker in 0.1 s later), claimable at .200."""
+    import storage.leases
+
+    released = datetime(2026, 11, 27, 12, 0, 3, 900_000, tzinfo=UTC)
+    store.policy.host_delay = 0.3
+    register(store, "a.example", 2)
+    (lease,) = store.claim_hosts("run-1", per_host=1)
+    monkeypatch.setattr(storage.leases, "utc_now", lambda: released)
+    store.record_results([result(lease.tasks[0])])
+    for offset, claimable in ((0.1, False), (0.29, False), (0.31, True)):
+        moment = released + timedelta(seconds=offset)
+        monkeypatch.setattr(storage.leases, "utc_now", lambda moment=moment: moment)
+        assert bool(store.claim_hosts("run-2")) is claimable, offset
 
 
 def test_editor_requests_come_first(store):
