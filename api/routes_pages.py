@@ -6,6 +6,7 @@ from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from storage import Store, card_preview, size_kb
@@ -118,7 +119,7 @@ async def resource_refetch(request: Request, ref: str):
     given = (form.get("token") or [""])[0].strip() or presented_token(request, cookie=True)
     token = require_write(request, given or "")
     reason = (form.get("reason") or [""])[0].strip()[:500] or None
-    result = queue_refetch(request, ref, token, "editor", reason)
+    result = await run_in_threadpool(queue_refetch, request, ref, token, "editor", reason)
     response = RedirectResponse(
         f"/resources/{result['resourceId']}?flash=queued#refetch", status_code=303
     )
