@@ -14,7 +14,7 @@ from storage.health import GOOD_STATES
 from storage.ids import short_url
 from storage.views import resource_view
 
-from . import charts
+from . import charts, csrf
 from .deps import TOKEN_COOKIE, presented_token, read_store, require_write, settings
 from .errors import APIError
 from .routes_api import queue_refetch
@@ -27,8 +27,14 @@ PAGE_SIZE = 50
 
 
 def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-    html = request.app.state.templates.get_template(name).render(request=request, **context)
-    return HTMLResponse(html, status_code=status)
+    """The page, with the CSRF token its forms carry (and its cookie, on a first visit)."""
+    token, fresh_cookie = csrf.form_token(request)
+    template = request.app.state.templates.get_template(name)
+    html = template.render(request=request, csrf_field=csrf.FIELD, csrf_token=token, **context)
+    response = HTMLResponse(html, status_code=status)
+    if fresh_cookie:
+        csrf.set_cookie(request, response, fresh_cookie)
+    return response
 
 
 @router.get("/")
@@ -116,6 +122,7 @@ def resource_page(request: Request, ref: str, store: ReadStore) -> HTMLResponse:
 async def resource_refetch(request: Request, ref: str):
     """The Re-fetch button: a plain form POST; the token comes from the form or cookie."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    csrf.check(request, form)
     given = (form.get("token") or [""])[0].strip() or presented_token(request, cookie=True)
     token = require_write(request, given or "")
     reason = (form.get("reason") or [""])[0].strip()[:500] or None

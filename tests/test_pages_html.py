@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
@@ -137,26 +138,84 @@ def test_resource_page_unknown_is_a_404_page(site):
     assert "No resource: nope" in response.text
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def form_session(app, path: str) -> tuple[str, str]:
+    """Open the page as a browser would: its CSRF cookie and the token of its form."""
+    page = get(app, path)
+    cookie = page.cookies["citecache_csrf"]
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, "the form has no CSRF field"
+    return f"citecache_csrf={cookie}", token.group(1)
+
+
 def test_refetch_form_needs_token_and_then_polls(site):
     app, post_id, _ = site
     url = f"/resources/{post_id}/refetch"
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    denied = get(app, url, method="POST", content=b"token=wrong", headers=form)
+    cookie, csrf = form_session(app, f"/resources/{post_id}")
+    headers = {**FORM, "Cookie": cookie}
+    denied = get(app, url, method="POST", content=f"csrf={csrf}&token=wrong", headers=headers)
     assert denied.status_code == 401
     assert "invalid token" in denied.text
-    ok = get(app, url, method="POST", content=f"token={TOKEN}&reason=stale".encode(), headers=form)
+    body = f"csrf={csrf}&token={TOKEN}&reason=stale".encode()
+    ok = get(app, url, method="POST", content=body, headers=headers)
     assert ok.status_code == 303
     assert ok.headers["location"] == f"/resources/{post_id}?flash=queued#refetch"
-    cookie = ok.headers["set-cookie"]
-    assert "citecache_token=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
-    page = get(app, f"/resources/{post_id}?flash=queued").text
+    token_cookie = ok.headers["set-cookie"]
+    assert "citecache_token=" in token_cookie and "HttpOnly" in token_cookie
+    assert "SameSite=strict" in token_cookie
+    page = get(app, f"/resources/{post_id}?flash=queued", headers={"Cookie": cookie}).text
     assert 'id="refetch-status">queued<' in page
     assert f'<meta http-equiv="refresh" content="2; url=/resources/{post_id}">' in page
     # with the cookie, the form needs no token field and a second press works
-    again = get(
-        app, url, method="POST", content=b"", headers={**form, "Cookie": f"citecache_token={TOKEN}"}
-    )
+    both = {**FORM, "Cookie": f"{cookie}; citecache_token={TOKEN}"}
+    again = get(app, url, method="POST", content=f"csrf={csrf}".encode(), headers=both)
     assert again.status_code == 303
+
+
+def test_refetch_form_without_its_csrf_token_is_refused_and_changes_nothing(site):
+    app, post_id, _ = site
+    url = f"/resources/{post_id}/refetch"
+    cookie, csrf = form_session(app, f"/resources/{post_id}")
+    other_cookie, other_csrf = form_session(app, f"/resources/{post_id}")
+    assert other_csrf != csrf  # one per browser session
+    signed_in = f"{cookie}; citecache_token={TOKEN}"
+    forged = [
+        (signed_in, ""),  # another site posting the form: the browser sends the cookies only
+        (signed_in, f"csrf=&token={TOKEN}"),
+        (signed_in, f"csrf={'0' * 64}"),
+        (signed_in, f"csrf={other_csrf}"),  # a token of another session
+        (f"citecache_token={TOKEN}", f"csrf={csrf}"),  # no CSRF cookie
+        (f"{other_cookie}; citecache_token={TOKEN}", f"csrf={csrf}"),
+    ]
+    for cookies, body in forged:
+        headers = {**FORM, "Cookie": cookies}
+        response = get(app, url, method="POST", content=body.encode(), headers=headers)
+        assert response.status_code == 403, (cookies, body)
+        assert "CSRF token" in response.text
+        assert "set-cookie" not in response.headers
+    with Store(app.state.settings.db_path, readonly=True) as store:
+        assert store.requests_for(post_id) == []
+    # the same form with its token goes through
+    ok = get(
+        app,
+        url,
+        method="POST",
+        content=f"csrf={csrf}".encode(),
+        headers={**FORM, "Cookie": signed_in},
+    )
+    assert ok.status_code == 303
+
+
+def test_pages_set_the_csrf_cookie_once(site):
+    app, post_id, _ = site
+    first = get(app, f"/resources/{post_id}")
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith("citecache_csrf=") and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    again = get(app, f"/resources/{post_id}", headers={"Cookie": cookie.split(";")[0]})
+    assert "set-cookie" not in again.headers
 
 
 def test_resources_list_search_filter_paginate(site):
