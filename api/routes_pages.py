@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from storage import Store, card_preview, size_kb
 from storage.health import GOOD_STATES
@@ -16,9 +16,9 @@ from storage.views import resource_view
 
 from . import charts, csrf
 from .deps import TOKEN_COOKIE, presented_token, read_store, require_write, settings
-from .errors import APIError
+from .errors import APIError, prefers_json
 from .routes_api import queue_refetch
-from .serialize import zulu
+from .serialize import zulu, zulu_all
 
 router = APIRouter(include_in_schema=False)
 
@@ -137,22 +137,31 @@ async def resource_refetch(request: Request, ref: str):
 
 
 @router.get("/health")
-def health_page(request: Request, store: ReadStore) -> HTMLResponse:
+def health_page(request: Request, store: ReadStore) -> Response:
+    """The link-health dashboard; its figures as JSON for ``Accept: application/json``."""
     stats = store.resource_stats()
+    days = store.outcomes_by_day()
+    domains = store.worst_domains()
+    worker = settings(request).worker
+    worker_status = worker.status() if worker else None
+    vary = {"Vary": "Accept"}
+    if prefers_json(request):
+        body = {**stats, "outcomesByDay": days, "worstDomains": domains, "worker": worker_status}
+        return JSONResponse(zulu_all(body), headers=vary)
     by_status = stats["byStatus"]
     status_bars = charts.horizontal_bars(
         [(name, n, charts.colour(name)) for name, n in by_status.items()]
     )
-    domains = store.worst_domains()
     domain_bars = charts.horizontal_bars([(d["domain"], d["failing"], "#c62828") for d in domains])
-    worker = settings(request).worker
-    return render(
+    response = render(
         request,
         "health.html",
         stats=stats,
         status_bars=status_bars,
-        days_chart=charts.stacked_days(store.outcomes_by_day()),
+        days_chart=charts.stacked_days(days),
         domains=domains,
         domain_bars=domain_bars,
-        worker=worker.status() if worker else None,
+        worker=worker_status,
     )
+    response.headers.update(vary)
+    return response

@@ -232,11 +232,9 @@ def test_resources_list_search_filter_paginate(site):
     assert get(app, "/").status_code == 302
 
 
-def test_health_page_has_charts(site):
-    app, _, _ = site
-    path = app.state.settings.db_path
-    with Store(path) as store:
-        dead = store.register("https://dead.example/a").resource
+def record_timeout_now(app, url: str = "https://dead.example/a") -> None:
+    with Store(app.state.settings.db_path) as store:
+        dead = store.register(url).resource
         store.record_results(
             [
                 FetchResult(
@@ -248,7 +246,39 @@ def test_health_page_has_charts(site):
                 )
             ]
         )
+
+
+def test_health_page_has_charts(site):
+    app, _, _ = site
+    record_timeout_now(app)
     html = get(app, "/health").text
     assert html.count("<svg") == 3
     assert "<td>dead.example</td>" in html
     assert "Fetch outcomes per day" in html and "Worst domains" in html
+
+
+def test_health_answers_json_to_accept_json(site):
+    app, _, _ = site
+    record_timeout_now(app)
+    response = get(app, "/health", headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["vary"] == "Accept"
+    body = response.json()
+    assert body["resources"] == 3 and body["byStatus"] == {"ok": 2, "error": 1}
+    today = iso(utc_now())[:10]
+    assert body["outcomesByDay"] == [{"day": today, "outcomes": {"timeout": 1}}]
+    assert [d["domain"] for d in body["worstDomains"]] == ["dead.example"]
+    assert body["worker"] is None
+    # a browser, curl (*/*) and no Accept at all get the page
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for accept in (browser, "*/*", None):
+        page = get(app, "/health", headers={"Accept": accept} if accept else {})
+        assert page.headers["content-type"].startswith("text/html"), accept
+        assert page.headers["vary"] == "Accept"
+    ranked = get(app, "/health", headers={"Accept": "text/html;q=0.5, application/json"})
+    assert ranked.headers["content-type"] == "application/json"
+    # an error of a page in the error shape, for a client that asked for JSON
+    missing = get(app, "/resources/nope", headers={"Accept": "application/json"})
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "message": "No resource: nope"}
