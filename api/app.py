@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader
 from citecache import __version__
 from storage import Store
 
-from . import errors, routes_api, routes_pages
+from . import display, errors, routes_api, routes_pages
 from . import worker as worker_module
 from .accesslog import AccessLog
 from .deps import Settings
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 def templates() -> Environment:
     """Jinja2 with autoescape on for every template: titles and text come from the web."""
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+    display.install(env)
     return env
 
 

@@ -9,16 +9,17 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from storage import Store, card_preview, size_kb
+from storage import Store, card_preview, size_kb, utc_now
 from storage.health import GOOD_STATES
 from storage.ids import short_url
 from storage.views import resource_view
 
 from . import charts, csrf
 from .deps import TOKEN_COOKIE, presented_token, read_store, require_write, settings
+from .display import label
 from .errors import APIError, prefers_json
 from .routes_api import queue_refetch
-from .serialize import zulu, zulu_all
+from .serialize import zulu_all
 
 router = APIRouter(include_in_schema=False)
 
@@ -103,7 +104,6 @@ def _resource_context(store: Store, resource: dict) -> dict:
         "pending": pending,
         "healthy": view["fetchStatus"] in GOOD_STATES,
         "short_url": short_url(view["url"]),
-        "zulu": zulu,
     }
 
 
@@ -150,7 +150,7 @@ def health_page(request: Request, store: ReadStore) -> Response:
         return JSONResponse(zulu_all(body), headers=vary)
     by_status = stats["byStatus"]
     status_bars = charts.horizontal_bars(
-        [(name, n, charts.colour(name)) for name, n in by_status.items()]
+        [(label(name), n, charts.colour(name)) for name, n in by_status.items()]
     )
     domain_bars = charts.horizontal_bars([(d["domain"], d["failing"], "#c62828") for d in domains])
     response = render(
@@ -158,7 +158,7 @@ def health_page(request: Request, store: ReadStore) -> Response:
         "health.html",
         stats=stats,
         status_bars=status_bars,
-        days_chart=charts.stacked_days(days),
+        days_chart=charts.daily_outcomes(days, today=utc_now().date()),
         domains=domains,
         domain_bars=domain_bars,
         worker=worker_status,

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from api import create_app
+from api.worker import RefetchWorker
 from storage import FetchResult, Store, iso, utc_now
 
 TOKEN = "html-token"
@@ -282,3 +283,79 @@ def test_health_answers_json_to_accept_json(site):
     missing = get(app, "/resources/nope", headers={"Accept": "application/json"})
     assert missing.status_code == 404
     assert missing.json() == {"error": "not_found", "message": "No resource: nope"}
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees: the page without its tags (and so without attributes)."""
+    body = html.split("<body>", 1)[1]
+    return re.sub(r"<title>[^<]*</title>", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+ISO_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d)?")
+
+
+def test_pages_show_dates_for_people_with_the_iso_value_on_hover(site):
+    app, post_id, _ = site
+    page = get(app, f"/resources/{post_id}").text
+    iso_value = "2026-03-01T10:00:00Z"
+    assert f'<time datetime="{iso_value}" title="{iso_value}">1 Mar 2026, 10:00 UTC</time>' in page
+    listing = get(app, "/resources").text
+    assert f'<time datetime="{iso_value}" title="{iso_value}">1 Mar 2026</time>' in listing
+    for html in (page, listing):
+        assert not ISO_TIMESTAMP.search(visible_text(html))
+
+
+def svgs(html: str) -> list[str]:
+    return re.findall(r"<svg.*?</svg>", html, re.DOTALL)
+
+
+def test_health_page_reads_well_with_one_day_of_data(site):
+    app, post_id, _ = site
+    with Store(app.state.settings.db_path) as store:
+        for i in range(150):  # never fetched: pending, next to one failure
+            store.register(f"https://later.example/{i}")
+        fetched = [store.register(f"https://news.example/{i}").resource for i in range(38)]
+        outcomes = ["ok"] * 30 + ["not_modified"] * 7 + ["dns_error"]
+        store.record_results(
+            [
+                FetchResult(
+                    resource_id=r["id"],
+                    url=r["url"],
+                    started_at=iso(utc_now()),
+                    outcome=outcome,
+                    http_status={"ok": 200, "not_modified": 304}.get(outcome),
+                    text="Some text of the page." if outcome == "ok" else None,
+                )
+                for r, outcome in zip(fetched, outcomes, strict=True)
+            ]
+        )
+        store.request_refetch(post_id)
+    app.state.settings.worker = RefetchWorker(app.state.settings.db_path)  # never started
+    app.state.settings.worker.runs = 1
+    html = get(app, "/health").text
+    text = visible_text(html)
+    content, failed, by_state, _domains = svgs(html)
+    # one day of data is one day's slot of thirty, not a block across the width
+    widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', content)]
+    assert widths and max(widths) < 720 / 20
+    # a ticked y axis, and dated ticks under the days, today's included
+    assert re.findall(r'class="axis">([^<]+)<', content)[:5] == ["0", "10", "20", "30", "40"]
+    today = utc_now().date()
+    assert f">{today.day} {today:%b}</text>" in content
+    # a lone failure has its own panel and scale instead of a sliver on top of 37
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', failed)]
+    assert heights and min(heights) > 100
+    # the names of states everywhere, not codes
+    for code in ("dns_error", "not_modified", "blocked_by_robots"):
+        assert code not in text
+    assert "DNS failure" in text and "unchanged (304)" in text
+    # 150 pending and 1 failing: a log scale, and the small bar stays visible
+    assert "Log scale" in text
+    found = re.findall(r'<rect [^>]*width="([\d.]+)"[^>]*><title>([^:<]+):', by_state)
+    bar = {name: float(width) for width, name in found}
+    assert bar["error"] > bar["pending"] / 5
+    # real plural forms, no raw timestamps
+    assert "(s)" not in text
+    assert "190 resources" in text and "1 re-fetch request pending" in text
+    assert "1 run, 0 failed, 0 restarts" in text
+    assert not ISO_TIMESTAMP.search(text)
