@@ -11,7 +11,7 @@ import logging
 import re
 import sys
 import time
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 logger = logging.getLogger("citecache.access")
 
@@ -19,8 +19,12 @@ _SECRET_NAME = re.compile(r"token|key|secret|pass|auth|csrf|sig|session", re.IGN
 REDACTED = "[redacted]"
 
 
-def logged_target(path: str, query_string: bytes) -> str:
-    """``path?query`` with the values of secret-looking parameters replaced."""
+def logged_target(scope: dict) -> str:
+    """``path?query`` as sent (percent-encoded: a line break in it cannot forge a line),
+    with the values of secret-looking parameters replaced."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+    query_string = scope.get("query_string", b"")
     if not query_string:
         return path
     pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
@@ -48,7 +52,7 @@ class AccessLog:
             logger.info(
                 "%s %s %d %.1fms",
                 scope["method"],
-                logged_target(scope["path"], scope.get("query_string", b"")),
+                logged_target(scope),
                 status,
                 (time.perf_counter() - started) * 1000,
             )

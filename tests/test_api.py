@@ -947,6 +947,8 @@ def test_access_log_is_off_by_default(api_db, caplog):
     assert caplog.records == []
     on = Client(create_app(path, api_token=TOKEN, start_worker=False, access_log=True))
     on.get("/api/resources/stats?key=hidden", headers=auth())
+    on.get("/api/resources/x%0A200%200.1ms%0AGET%20/forged?q=a%0Ab&password=p%0A")
     assert [r.getMessage().rsplit(" ", 1)[0] for r in caplog.records] == [
-        "GET /api/resources/stats?key=[redacted] 200"
+        "GET /api/resources/stats?key=[redacted] 200",
+        "GET /api/resources/x%0A200%200.1ms%0AGET%20/forged?q=a%0Ab&password=[redacted] 404",
     ]
