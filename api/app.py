@@ -13,8 +13,9 @@ from jinja2 import Environment, FileSystemLoader
 from citecache import __version__
 from storage import Store
 
-from . import errors, routes_api, routes_pages
+from . import display, errors, routes_api, routes_pages
 from . import worker as worker_module
+from .accesslog import AccessLog
 from .deps import Settings
 from .ratelimit import TokenBucket
 from .worker import RefetchWorker
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 def templates() -> Environment:
     """Jinja2 with autoescape on for every template: titles and text come from the web."""
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
+    display.install(env)
     return env
 
 
@@ -39,6 +41,7 @@ def create_app(
     limiter: TokenBucket | None = None,
     worker_poll_seconds: float | None = None,
     worker_mode: str = "worker",
+    access_log: bool = False,
 ) -> FastAPI:
     """The service over the cache at ``db_path`` (a SQLite file or a PostgreSQL URL).
 
@@ -49,6 +52,7 @@ def create_app(
         (in the ASGI lifespan, so in-process test clients get none).
     :param worker_mode: ``worker`` (one long-running ``citecache worker``) or ``oneshot``
         (a ``crawl --requests`` subprocess per batch of requests, as before the worker).
+    :param access_log: log a line per request to the ``citecache.access`` logger.
     """
     db_path = str(db_path)
     with Store(db_path):
@@ -95,4 +99,6 @@ def create_app(
     app.include_router(routes_api.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    if access_log:
+        app.add_middleware(AccessLog)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import click
 
 from citecache.context import CONTEXT_SETTINGS, Context, pass_ctx
@@ -39,6 +41,12 @@ from storage.backend import redact
 )
 @click.option("--no-worker", is_flag=True, help="Do not run the background re-fetch worker.")
 @click.option(
+    "--access-log",
+    is_flag=True,
+    help="Log one line per request on stderr: method, path (secret parameters redacted), "
+    "status, duration.",
+)
+@click.option(
     "--worker-mode",
     type=click.Choice(["worker", "oneshot"]),
     default="worker",
@@ -56,6 +64,7 @@ def serve(
     allow_private,
     no_worker,
     worker_mode,
+    access_log,
 ) -> None:
     """Serve the read API, re-fetch for editors and the HTML pages.
 
@@ -69,10 +78,12 @@ def serve(
     db = db or ctx.db
     allow_private = allow_private or ctx.allow_private
 
+    from .accesslog import log_to_stderr
     from .app import create_app
 
     if read_token_required and not token:
         raise click.ClickException("--read-token-required needs a token (CITECACHE_API_TOKEN)")
+    sock = listen(host, port)  # before anything else: a busy port fails fast, alone
     app = create_app(
         db,
         api_token=token,
@@ -80,6 +91,29 @@ def serve(
         allow_private=allow_private,
         start_worker=not no_worker,
         worker_mode=worker_mode,
+        access_log=access_log,
     )
-    click.echo(f"serving {redact(db)} on http://{host}:{port}", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    if access_log:
+        log_to_stderr()
+    click.echo(f"serving {redact(db)} on {address(sock)}", err=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``; a one-line error if it cannot be."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except (OSError, OverflowError) as exc:
+        sock.close()
+        reason = getattr(exc, "strerror", None) or exc
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
+def address(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

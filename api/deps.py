@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,8 @@ class Settings:
     allow_private: bool = False
     limiter: TokenBucket = field(default_factory=TokenBucket)
     worker: RefetchWorker | None = None
+    csrf_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    """Signs the HTML forms' CSRF tokens (api/csrf.py); new in every process."""
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     _write_store: Store | None = None
 

@@ -34,10 +34,31 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+def prefers_json(request: Request) -> bool:
+    """True when the Accept header ranks JSON above HTML (no header or ``*/*``: HTML)."""
+    best = {"json": 0.0, "html": 0.0}
+    for part in request.headers.get("accept", "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        kind = {"application/json": "json", "text/html": "html", "*/*": "html"}.get(media)
+        if kind is None:
+            continue
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best[kind] = max(best[kind], q)
+    return best["json"] > best["html"]
+
+
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict | None = None
 ) -> JSONResponse | HTMLResponse:
-    if not request.url.path.startswith("/api/") and request.url.path != "/openapi.json":
+    path = request.url.path
+    if not (path.startswith("/api/") or path == "/openapi.json" or prefers_json(request)):
         templates = getattr(request.app.state, "templates", None)
         if templates is not None:
             html = templates.get_template("error.html").render(

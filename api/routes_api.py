@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from storage import InvalidURL, NotFoundError, Store, StoreError
@@ -15,13 +17,15 @@ from storage.ids import check_url
 from storage.urlsafety import UnsafeURL, check_url_safety
 
 from . import serialize
-from .deps import read_store, require_write, settings, take_refetch_slot
+from .deps import Settings, read_store, require_write, settings, take_refetch_slot
 from .errors import APIError
 
 router = APIRouter(prefix="/api")
 
 MAX_LIMIT = 200
 """Largest page of a listing and largest registration batch."""
+LOOKUP_THREADS = 8
+"""Address checks (DNS look-ups) of a registration batch run at most this many at a time."""
 
 ReadStore = Annotated[Store, Depends(read_store)]
 
@@ -176,13 +180,22 @@ def _registration_args(item) -> tuple[str, dict, list[str]]:
     return url, fields, cited_by
 
 
-def _register_one(request: Request, store: Store, item) -> tuple[dict, bool]:
+def _checked(item, allow_private: bool) -> tuple[str, dict, list[str]]:
+    """A registration's arguments once valid and safe; the address check may wait on DNS."""
     url, fields, cited_by = _registration_args(item)
     url = _valid_url(url)
+    _check_safe(url, allow_private)
+    return url, fields, cited_by
+
+
+def _check_safe(url: str, allow_private: bool) -> None:
     try:
-        check_url_safety(url, allow_private=settings(request).allow_private)
+        check_url_safety(url, allow_private=allow_private)
     except UnsafeURL as exc:
         raise APIError(400, "unsafe_url", str(exc)) from None
+
+
+def _store_one(store: Store, url: str, fields: dict, cited_by: list[str]) -> tuple[dict, bool]:
     try:
         result = store.register(url, cited_by=cited_by, citation_source="api", **fields)
     except (InvalidURL, StoreError) as exc:
@@ -190,30 +203,31 @@ def _register_one(request: Request, store: Store, item) -> tuple[dict, bool]:
     return serialize.resource_detail(store, result.resource), result.created
 
 
-@router.post("/resources", summary="Register one URL, or a batch of up to 200", status_code=201)
-async def register(request: Request):
-    require_write(request)
-    body = await _json_body(request)
-    batch = body.get("resources") if isinstance(body, dict) and "resources" in body else None
-    if isinstance(body, list):
-        batch = body
-    if batch is None:
-        if not isinstance(body, dict):
-            raise APIError(400, "validation_error", "body must be a resource object or a batch")
-        with settings(request).writer() as store:
-            view, created = _register_one(request, store, body)
-        return JSONResponse(
-            {"created": created, "resource": view}, status_code=201 if created else 200
-        )
-    if not isinstance(batch, list) or not batch:
-        raise APIError(400, "validation_error", "resources must be a non-empty list")
-    if len(batch) > MAX_LIMIT:
-        raise APIError(400, "validation_error", f"a batch holds at most {MAX_LIMIT} resources")
+def _register_single(conf: Settings, item) -> JSONResponse:
+    args = _checked(item, conf.allow_private)
+    with conf.writer() as store:
+        view, created = _store_one(store, *args)
+    return JSONResponse({"created": created, "resource": view}, status_code=201 if created else 200)
+
+
+def _register_batch(conf: Settings, batch: list) -> JSONResponse:
+    def checked(item) -> tuple[str, dict, list[str]] | APIError:
+        try:
+            return _checked(item, conf.allow_private)
+        except APIError as exc:
+            return exc
+
+    # The look-ups run side by side and before the write lock: a slow resolver holds
+    # neither the other items nor the other writers.
+    with ThreadPoolExecutor(LOOKUP_THREADS) as pool:
+        items = list(pool.map(checked, batch))
     results, counts = [], {"created": 0, "updated": 0, "failed": 0}
-    with settings(request).writer() as store:
-        for index, item in enumerate(batch):
+    with conf.writer() as store:
+        for index, args in enumerate(items):
             try:
-                view, created = _register_one(request, store, item)
+                if isinstance(args, APIError):
+                    raise args
+                view, created = _store_one(store, *args)
             except APIError as exc:
                 counts["failed"] += 1
                 results.append({"index": index, "error": exc.code, "message": exc.message})
@@ -225,17 +239,37 @@ async def register(request: Request):
     return JSONResponse({**counts, "results": results}, status_code=200)
 
 
+@router.post("/resources", summary="Register one URL, or a batch of up to 200", status_code=201)
+async def register(request: Request):
+    require_write(request)
+    body = await _json_body(request)
+    batch = body.get("resources") if isinstance(body, dict) and "resources" in body else None
+    if isinstance(body, list):
+        batch = body
+    conf = settings(request)
+    if batch is None:
+        if not isinstance(body, dict):
+            raise APIError(400, "validation_error", "body must be a resource object or a batch")
+        # DNS look-ups and SQLite writes block: they run in the thread pool, not on the loop
+        return await run_in_threadpool(_register_single, conf, body)
+    if not isinstance(batch, list) or not batch:
+        raise APIError(400, "validation_error", "resources must be a non-empty list")
+    if len(batch) > MAX_LIMIT:
+        raise APIError(400, "validation_error", f"a batch holds at most {MAX_LIMIT} resources")
+    return await run_in_threadpool(_register_batch, conf, batch)
+
+
 def queue_refetch(
     request: Request, ref: str, token: str, by: str | None, reason: str | None
 ) -> dict:
-    """Check, rate-limit and queue a re-fetch; wakes the worker. Shared with the HTML form."""
+    """Check, rate-limit and queue a re-fetch; wakes the worker. Shared with the HTML form.
+
+    It blocks (DNS, SQLite): async routes call it through ``run_in_threadpool``.
+    """
     conf = settings(request)
     with Store(conf.db_path, readonly=True) as store:
         resource = _get(store, ref)
-    try:
-        check_url_safety(resource["url"], allow_private=conf.allow_private)
-    except UnsafeURL as exc:
-        raise APIError(400, "unsafe_url", str(exc)) from None
+    _check_safe(resource["url"], conf.allow_private)
     take_refetch_slot(request, token)
     with conf.writer() as store:
         try:
@@ -261,4 +295,5 @@ async def refetch(ref: str, request: Request):
     for name, value in (("by", by), ("reason", reason)):
         if value is not None and not (isinstance(value, str) and _SHORT_TEXT.match(value)):
             raise APIError(400, "validation_error", f"{name} must be a line of at most 500 chars")
-    return JSONResponse(queue_refetch(request, ref, token, by, reason), status_code=202)
+    queued = await run_in_threadpool(queue_refetch, request, ref, token, by, reason)
+    return JSONResponse(queued, status_code=202)

@@ -6,18 +6,20 @@ from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from storage import Store, card_preview, size_kb
+from storage import Store, card_preview, size_kb, utc_now
 from storage.health import GOOD_STATES
 from storage.ids import short_url
 from storage.views import resource_view
 
-from . import charts
+from . import charts, csrf
 from .deps import TOKEN_COOKIE, presented_token, read_store, require_write, settings
-from .errors import APIError
+from .display import label
+from .errors import APIError, prefers_json
 from .routes_api import queue_refetch
-from .serialize import zulu
+from .serialize import zulu_all
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,8 +28,14 @@ PAGE_SIZE = 50
 
 
 def render(request: Request, name: str, status: int = 200, **context) -> HTMLResponse:
-    html = request.app.state.templates.get_template(name).render(request=request, **context)
-    return HTMLResponse(html, status_code=status)
+    """The page, with the CSRF token its forms carry (and its cookie, on a first visit)."""
+    token, fresh_cookie = csrf.form_token(request)
+    template = request.app.state.templates.get_template(name)
+    html = template.render(request=request, csrf_field=csrf.FIELD, csrf_token=token, **context)
+    response = HTMLResponse(html, status_code=status)
+    if fresh_cookie:
+        csrf.set_cookie(request, response, fresh_cookie)
+    return response
 
 
 @router.get("/")
@@ -96,7 +104,6 @@ def _resource_context(store: Store, resource: dict) -> dict:
         "pending": pending,
         "healthy": view["fetchStatus"] in GOOD_STATES,
         "short_url": short_url(view["url"]),
-        "zulu": zulu,
     }
 
 
@@ -115,10 +122,11 @@ def resource_page(request: Request, ref: str, store: ReadStore) -> HTMLResponse:
 async def resource_refetch(request: Request, ref: str):
     """The Re-fetch button: a plain form POST; the token comes from the form or cookie."""
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
+    csrf.check(request, form)
     given = (form.get("token") or [""])[0].strip() or presented_token(request, cookie=True)
     token = require_write(request, given or "")
     reason = (form.get("reason") or [""])[0].strip()[:500] or None
-    result = queue_refetch(request, ref, token, "editor", reason)
+    result = await run_in_threadpool(queue_refetch, request, ref, token, "editor", reason)
     response = RedirectResponse(
         f"/resources/{result['resourceId']}?flash=queued#refetch", status_code=303
     )
@@ -129,22 +137,31 @@ async def resource_refetch(request: Request, ref: str):
 
 
 @router.get("/health")
-def health_page(request: Request, store: ReadStore) -> HTMLResponse:
+def health_page(request: Request, store: ReadStore) -> Response:
+    """The link-health dashboard; its figures as JSON for ``Accept: application/json``."""
     stats = store.resource_stats()
+    days = store.outcomes_by_day()
+    domains = store.worst_domains()
+    worker = settings(request).worker
+    worker_status = worker.status() if worker else None
+    vary = {"Vary": "Accept"}
+    if prefers_json(request):
+        body = {**stats, "outcomesByDay": days, "worstDomains": domains, "worker": worker_status}
+        return JSONResponse(zulu_all(body), headers=vary)
     by_status = stats["byStatus"]
     status_bars = charts.horizontal_bars(
-        [(name, n, charts.colour(name)) for name, n in by_status.items()]
+        [(label(name), n, charts.colour(name)) for name, n in by_status.items()]
     )
-    domains = store.worst_domains()
     domain_bars = charts.horizontal_bars([(d["domain"], d["failing"], "#c62828") for d in domains])
-    worker = settings(request).worker
-    return render(
+    response = render(
         request,
         "health.html",
         stats=stats,
         status_bars=status_bars,
-        days_chart=charts.stacked_days(store.outcomes_by_day()),
+        days_chart=charts.daily_outcomes(days, today=utc_now().date()),
         domains=domains,
         domain_bars=domain_bars,
-        worker=worker.status() if worker else None,
+        worker=worker_status,
     )
+    response.headers.update(vary)
+    return response

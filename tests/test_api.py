@@ -4,11 +4,16 @@ served from each backend."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
+from subprocess import PIPE
 
 import httpx
 import pytest
@@ -851,3 +856,99 @@ def test_worker_fails_exactly_the_requests_of_a_run_it_kills(api_db):
         assert row["status"] == "failed" and "killed" in row["outcome"]
         # another run's request is that run's business
         assert store.request(others)["status"] == "running"
+
+
+# ---- citecache serve -------------------------------------------------------------------
+
+
+def serve_command(db: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "citecache", "--db", db, "serve", "--no-worker", *args]
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_before_serving(tmp_path):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        out = subprocess.run(
+            serve_command(str(tmp_path / "c.db"), "--port", str(port)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [
+        f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert out.stdout == ""
+    assert not (tmp_path / "c.db").exists()  # nothing was done before the bind failed
+
+
+class Lines:
+    """A process's stderr, read line by line on a thread so that a wait can time out."""
+
+    def __init__(self, stream):
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> list[str]:
+        assert wait_for(lambda: any(predicate(line) for line in self.lines), timeout), self.lines
+        return [line for line in self.lines if predicate(line)]
+
+    def close(self) -> list[str]:
+        self._thread.join(10)
+        return self.lines
+
+
+def test_serve_access_log_one_line_per_request_without_secrets(tmp_path):
+    secret = "sekrit-token-42"
+    command = serve_command(str(tmp_path / "c.db"), "--port", "0", "--access-log")
+    env = {**os.environ, "CITECACHE_API_TOKEN": secret}
+    with subprocess.Popen(command, stdout=PIPE, stderr=PIPE, text=True, env=env) as proc:
+        stderr = Lines(proc.stderr)
+        try:
+            (announced,) = stderr.wait_for(lambda line: line.startswith("serving "))
+            base = re.search(r"on (http://127\.0\.0\.1:\d+)$", announced).group(1)
+            with httpx.Client(base_url=base, timeout=10) as http:
+                listed = http.get(f"/api/resources?limit=2&token={secret}&api_key={secret}&x=1")
+                assert listed.status_code == 200
+                refused = http.post("/api/resources", json={"url": "ftp://x"}, headers=auth(secret))
+                assert refused.status_code == 400
+                assert http.get("/nowhere").status_code == 404
+            logged = stderr.wait_for(lambda line: "ms" in line and " GET /nowhere " in line)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+        stdout = proc.stdout.read() if proc.stdout else ""
+    lines = stderr.close()
+    requests = [line for line in lines if re.search(r" \d{3} \d+\.\dms$", line)]
+    when = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
+    assert len(requests) == 3, lines
+    assert re.fullmatch(
+        when + r"GET /api/resources\?limit=2&token=\[redacted\]&api_key=\[redacted\]&x=1 "
+        r"200 \d+\.\dms",
+        requests[0],
+    ), requests
+    assert re.fullmatch(when + r"POST /api/resources 400 \d+\.\dms", requests[1]), requests
+    assert logged == [requests[2]] and " 404 " in requests[2]
+    assert secret not in "\n".join(lines)
+    assert stdout == ""
+
+
+def test_access_log_is_off_by_default(api_db, caplog):
+    path, _ = api_db
+    caplog.set_level(logging.INFO, logger="citecache.access")
+    Client(create_app(path, api_token=TOKEN, start_worker=False)).get("/api/resources")
+    assert caplog.records == []
+    on = Client(create_app(path, api_token=TOKEN, start_worker=False, access_log=True))
+    on.get("/api/resources/stats?key=hidden", headers=auth())
+    on.get("/api/resources/x%0A200%200.1ms%0AGET%20/forged?q=a%0Ab&password=p%0A")
+    assert [r.getMessage().rsplit(" ", 1)[0] for r in caplog.records] == [
+        "GET /api/resources/stats?key=[redacted] 200",
+        "GET /api/resources/x%0A200%200.1ms%0AGET%20/forged?q=a%0Ab&password=[redacted] 404",
+    ]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
+import pytest
 
 from api import create_app
 from storage import FetchResult, Store, iso, utc_now
@@ -94,3 +99,77 @@ def test_reads_during_writes_never_lock(tmp_path):
     assert not problems, problems[:5]
     assert writes[0] > 20
     assert reads[0] > 20
+
+
+SLOW_HOST = "slow-resolver.example"
+
+
+@contextmanager
+def live_server(app) -> Iterator[str]:
+    """``app`` under a real uvicorn in a thread of this process; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"url": f"https://{SLOW_HOST}/a"},
+        {"resources": [{"url": "https://example.org/fast"}, {"url": f"https://{SLOW_HOST}/a"}]},
+    ],
+    ids=["one", "batch"],
+)
+def test_a_slow_resolver_does_not_delay_reads(tmp_path, monkeypatch, body):
+    """A registration waiting on DNS (the address check) leaves the event loop free."""
+    path = tmp_path / "c.db"
+    with Store(path) as store:
+        store.register("https://example.org/already")
+    resolving, release = threading.Event(), threading.Event()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def slow_getaddrinfo(host, port, *args, **kwargs):
+        if host == "127.0.0.1":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        if host != SLOW_HOST:  # any other name: a public address, without asking the network
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+        resolving.set()
+        release.wait(10)  # held until the read below is answered (or gave up)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    app = create_app(path, api_token="t", start_worker=False)
+    with live_server(app) as base, ThreadPoolExecutor(1) as pool:
+        posted = pool.submit(
+            httpx.post,
+            base + "/api/resources",
+            json=body,
+            headers={"Authorization": "Bearer t"},
+            timeout=30,
+        )
+        try:
+            assert resolving.wait(10), "the address check never asked the resolver"
+            started = time.monotonic()
+            read = httpx.get(base + "/api/resources?limit=5", timeout=3)
+            elapsed = time.monotonic() - started
+            page = httpx.get(base + "/health", timeout=3)
+        finally:
+            release.set()
+        assert read.status_code == 200 and read.json()["total"] >= 1
+        assert page.status_code == 200
+        assert elapsed < 1.5
+        assert posted.result().status_code in (200, 201)
+    with Store(path, readonly=True) as store:
+        assert store.find_by_url(f"https://{SLOW_HOST}/a") is not None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx
 import pytest
 
 from api import create_app
+from api.worker import RefetchWorker
 from storage import FetchResult, Store, iso, utc_now
 
 TOKEN = "html-token"
@@ -137,26 +139,84 @@ def test_resource_page_unknown_is_a_404_page(site):
     assert "No resource: nope" in response.text
 
 
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def form_session(app, path: str) -> tuple[str, str]:
+    """Open the page as a browser would: its CSRF cookie and the token of its form."""
+    page = get(app, path)
+    cookie = page.cookies["citecache_csrf"]
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token, "the form has no CSRF field"
+    return f"citecache_csrf={cookie}", token.group(1)
+
+
 def test_refetch_form_needs_token_and_then_polls(site):
     app, post_id, _ = site
     url = f"/resources/{post_id}/refetch"
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    denied = get(app, url, method="POST", content=b"token=wrong", headers=form)
+    cookie, csrf = form_session(app, f"/resources/{post_id}")
+    headers = {**FORM, "Cookie": cookie}
+    denied = get(app, url, method="POST", content=f"csrf={csrf}&token=wrong", headers=headers)
     assert denied.status_code == 401
     assert "invalid token" in denied.text
-    ok = get(app, url, method="POST", content=f"token={TOKEN}&reason=stale".encode(), headers=form)
+    body = f"csrf={csrf}&token={TOKEN}&reason=stale".encode()
+    ok = get(app, url, method="POST", content=body, headers=headers)
     assert ok.status_code == 303
     assert ok.headers["location"] == f"/resources/{post_id}?flash=queued#refetch"
-    cookie = ok.headers["set-cookie"]
-    assert "citecache_token=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
-    page = get(app, f"/resources/{post_id}?flash=queued").text
+    token_cookie = ok.headers["set-cookie"]
+    assert "citecache_token=" in token_cookie and "HttpOnly" in token_cookie
+    assert "SameSite=strict" in token_cookie
+    page = get(app, f"/resources/{post_id}?flash=queued", headers={"Cookie": cookie}).text
     assert 'id="refetch-status">queued<' in page
     assert f'<meta http-equiv="refresh" content="2; url=/resources/{post_id}">' in page
     # with the cookie, the form needs no token field and a second press works
-    again = get(
-        app, url, method="POST", content=b"", headers={**form, "Cookie": f"citecache_token={TOKEN}"}
-    )
+    both = {**FORM, "Cookie": f"{cookie}; citecache_token={TOKEN}"}
+    again = get(app, url, method="POST", content=f"csrf={csrf}".encode(), headers=both)
     assert again.status_code == 303
+
+
+def test_refetch_form_without_its_csrf_token_is_refused_and_changes_nothing(site):
+    app, post_id, _ = site
+    url = f"/resources/{post_id}/refetch"
+    cookie, csrf = form_session(app, f"/resources/{post_id}")
+    other_cookie, other_csrf = form_session(app, f"/resources/{post_id}")
+    assert other_csrf != csrf  # one per browser session
+    signed_in = f"{cookie}; citecache_token={TOKEN}"
+    forged = [
+        (signed_in, ""),  # another site posting the form: the browser sends the cookies only
+        (signed_in, f"csrf=&token={TOKEN}"),
+        (signed_in, f"csrf={'0' * 64}"),
+        (signed_in, f"csrf={other_csrf}"),  # a token of another session
+        (f"citecache_token={TOKEN}", f"csrf={csrf}"),  # no CSRF cookie
+        (f"{other_cookie}; citecache_token={TOKEN}", f"csrf={csrf}"),
+    ]
+    for cookies, body in forged:
+        headers = {**FORM, "Cookie": cookies}
+        response = get(app, url, method="POST", content=body.encode(), headers=headers)
+        assert response.status_code == 403, (cookies, body)
+        assert "CSRF token" in response.text
+        assert "set-cookie" not in response.headers
+    with Store(app.state.settings.db_path, readonly=True) as store:
+        assert store.requests_for(post_id) == []
+    # the same form with its token goes through
+    ok = get(
+        app,
+        url,
+        method="POST",
+        content=f"csrf={csrf}".encode(),
+        headers={**FORM, "Cookie": signed_in},
+    )
+    assert ok.status_code == 303
+
+
+def test_pages_set_the_csrf_cookie_once(site):
+    app, post_id, _ = site
+    first = get(app, f"/resources/{post_id}")
+    cookie = first.headers["set-cookie"]
+    assert cookie.startswith("citecache_csrf=") and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    again = get(app, f"/resources/{post_id}", headers={"Cookie": cookie.split(";")[0]})
+    assert "set-cookie" not in again.headers
 
 
 def test_resources_list_search_filter_paginate(site):
@@ -173,11 +233,9 @@ def test_resources_list_search_filter_paginate(site):
     assert get(app, "/").status_code == 302
 
 
-def test_health_page_has_charts(site):
-    app, _, _ = site
-    path = app.state.settings.db_path
-    with Store(path) as store:
-        dead = store.register("https://dead.example/a").resource
+def record_timeout_now(app, url: str = "https://dead.example/a") -> None:
+    with Store(app.state.settings.db_path) as store:
+        dead = store.register(url).resource
         store.record_results(
             [
                 FetchResult(
@@ -189,7 +247,115 @@ def test_health_page_has_charts(site):
                 )
             ]
         )
+
+
+def test_health_page_has_charts(site):
+    app, _, _ = site
+    record_timeout_now(app)
     html = get(app, "/health").text
     assert html.count("<svg") == 3
     assert "<td>dead.example</td>" in html
     assert "Fetch outcomes per day" in html and "Worst domains" in html
+
+
+def test_health_answers_json_to_accept_json(site):
+    app, _, _ = site
+    record_timeout_now(app)
+    response = get(app, "/health", headers={"Accept": "application/json"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["vary"] == "Accept"
+    body = response.json()
+    assert body["resources"] == 3 and body["byStatus"] == {"ok": 2, "error": 1}
+    today = iso(utc_now())[:10]
+    assert body["outcomesByDay"] == [{"day": today, "outcomes": {"timeout": 1}}]
+    assert [d["domain"] for d in body["worstDomains"]] == ["dead.example"]
+    assert body["worker"] is None
+    # a browser, curl (*/*) and no Accept at all get the page
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for accept in (browser, "*/*", None):
+        page = get(app, "/health", headers={"Accept": accept} if accept else {})
+        assert page.headers["content-type"].startswith("text/html"), accept
+        assert page.headers["vary"] == "Accept"
+    ranked = get(app, "/health", headers={"Accept": "text/html;q=0.5, application/json"})
+    assert ranked.headers["content-type"] == "application/json"
+    # an error of a page in the error shape, for a client that asked for JSON
+    missing = get(app, "/resources/nope", headers={"Accept": "application/json"})
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "message": "No resource: nope"}
+
+
+def visible_text(html: str) -> str:
+    """What a reader sees: the page without its tags (and so without attributes)."""
+    body = html.split("<body>", 1)[1]
+    return re.sub(r"<title>[^<]*</title>", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+ISO_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d(T\d\d:\d\d)?")
+
+
+def test_pages_show_dates_for_people_with_the_iso_value_on_hover(site):
+    app, post_id, _ = site
+    page = get(app, f"/resources/{post_id}").text
+    iso_value = "2026-03-01T10:00:00Z"
+    assert f'<time datetime="{iso_value}" title="{iso_value}">1 Mar 2026, 10:00 UTC</time>' in page
+    listing = get(app, "/resources").text
+    assert f'<time datetime="{iso_value}" title="{iso_value}">1 Mar 2026</time>' in listing
+    for html in (page, listing):
+        assert not ISO_TIMESTAMP.search(visible_text(html))
+
+
+def svgs(html: str) -> list[str]:
+    return re.findall(r"<svg.*?</svg>", html, re.DOTALL)
+
+
+def test_health_page_reads_well_with_one_day_of_data(site):
+    app, post_id, _ = site
+    with Store(app.state.settings.db_path) as store:
+        for i in range(150):  # never fetched: pending, next to one failure
+            store.register(f"https://later.example/{i}")
+        fetched = [store.register(f"https://news.example/{i}").resource for i in range(38)]
+        outcomes = ["ok"] * 30 + ["not_modified"] * 7 + ["dns_error"]
+        store.record_results(
+            [
+                FetchResult(
+                    resource_id=r["id"],
+                    url=r["url"],
+                    started_at=iso(utc_now()),
+                    outcome=outcome,
+                    http_status={"ok": 200, "not_modified": 304}.get(outcome),
+                    text="Some text of the page." if outcome == "ok" else None,
+                )
+                for r, outcome in zip(fetched, outcomes, strict=True)
+            ]
+        )
+        store.request_refetch(post_id)
+    app.state.settings.worker = RefetchWorker(app.state.settings.db_path)  # never started
+    app.state.settings.worker.runs = 1
+    html = get(app, "/health").text
+    text = visible_text(html)
+    content, failed, by_state, _domains = svgs(html)
+    # one day of data is one day's slot of thirty, not a block across the width
+    widths = [float(w) for w in re.findall(r'<rect [^>]*width="([\d.]+)"', content)]
+    assert widths and max(widths) < 720 / 20
+    # a ticked y axis, and dated ticks under the days, today's included
+    assert re.findall(r'class="axis">([^<]+)<', content)[:5] == ["0", "10", "20", "30", "40"]
+    today = utc_now().date()
+    assert f">{today.day} {today:%b}</text>" in content
+    # a lone failure has its own panel and scale instead of a sliver on top of 37
+    heights = [float(h) for h in re.findall(r'<rect [^>]*height="([\d.]+)"', failed)]
+    assert heights and min(heights) > 100
+    # the names of states everywhere, not codes
+    for code in ("dns_error", "not_modified", "blocked_by_robots"):
+        assert code not in text
+    assert "DNS failure" in text and "unchanged (304)" in text
+    # 150 pending and 1 failing: a log scale, and the small bar stays visible
+    assert "Log scale" in text
+    found = re.findall(r'<rect [^>]*width="([\d.]+)"[^>]*><title>([^:<]+):', by_state)
+    bar = {name: float(width) for width, name in found}
+    assert bar["error"] > bar["pending"] / 5
+    # real plural forms, no raw timestamps
+    assert "(s)" not in text
+    assert "190 resources" in text and "1 re-fetch request pending" in text
+    assert "1 run, 0 failed, 0 restarts" in text
+    assert not ISO_TIMESTAMP.search(text)
