@@ -12,11 +12,16 @@ fleet's fetching and recording. Each worker sends at most ``--concurrency`` requ
 once (CONCURRENT_REQUESTS); a host gets at most 2 (CONCURRENT_REQUESTS_PER_DOMAIN) from
 the whole fleet, since one worker leases it at a time.
 
-pages/s is measured on the server: pages divided by the time from the first page
-request's start to the last one's end, so the workers' start-up (Python, Scrapy) is left
-out. Prints, per worker count, pages/s, the ratio to one worker (targets: 2 workers
->= 1.8x, 4 workers >= 3.2x), duplicate fetches and politeness violations (a host with more
-than 2 requests in flight at once).
+The workers are started on an empty database and the pages registered (one
+transaction) once every worker's spider is open, so that the figure is the fleet's
+throughput, not that of the first worker while the others are still starting (Python
+and Scrapy take seconds each on two busy cores). pages/s is measured on the server:
+pages divided by the time from the first page request's start to the last one's end.
+Prints, per worker count, pages/s, the ceiling the settings allow (requests in flight /
+latency), the ratio to one worker (targets: 2 workers >= 1.8x, 4 workers >= 3.2x),
+duplicate fetches, politeness violations (a host with more than 2 requests in flight at
+once), and the CPU per page of the workers (with their extraction processes) and of the
+server.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -58,15 +64,33 @@ def get(url: str, method: str = "GET"):
         return json.load(response)
 
 
-def fresh_database(target: str, urls: list[str]) -> None:
+def empty_database(target: str) -> None:
     with Store(target) as store:
         for table in ("refetch_requests", "fetch_log", "snapshots", "citations", "aliases"):
             store.sql.execute(f"DELETE FROM {table}")
         store.sql.execute("DELETE FROM resources")
         store.sql.execute("DELETE FROM hosts")
-        with store.atomic():
-            for url in urls:
-                store.register(url)
+
+
+def register(target: str, urls: list[str]) -> None:
+    with Store(target) as store, store.atomic():
+        for url in urls:
+            store.register(url)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process so far (/proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_ready(logs: list[Path], fleet: list[subprocess.Popen]) -> None:
+    """Until every worker's spider is open and asking for work (Scrapy logs it)."""
+    deadline = time.monotonic() + 120
+    while not all("Spider opened" in log.read_text() for log in logs):
+        if time.monotonic() > deadline or any(w.poll() is not None for w in fleet):
+            raise RuntimeError(f"a worker did not start; see {logs}")
+        time.sleep(0.1)
 
 
 def recorded(target: str) -> int:
@@ -74,7 +98,15 @@ def recorded(target: str) -> int:
         return store.sql.scalar("SELECT count(DISTINCT resource_id) FROM fetch_log")
 
 
-def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str) -> dict:
+def run_fleet(
+    target: str,
+    workers: int,
+    urls: list[str],
+    concurrency: int,
+    server: subprocess.Popen,
+    base: str,
+) -> dict:
+    empty_database(target)
     get(base + "/control/reset", "POST")
     settings = {
         "CONCURRENT_REQUESTS": concurrency,
@@ -84,25 +116,36 @@ def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str
         "CITECACHE_WRITE_INTERVAL": 0.5,
     }
     args = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
-    log = open(Path(tempfile.gettempdir()) / "citecache-fleet-bench.log", "a")  # noqa: SIM115
-    fleet = [
-        subprocess.Popen(
-            [sys.executable, "-m", "citecache", "--db", target, "worker", "--leases"]
-            + ["--allow-private", "--idle", "0.2", "--json", *args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            start_new_session=True,
-        )
-        for _ in range(workers)
-    ]
+    logs = [Path(tempfile.gettempdir()) / f"citecache-fleet-bench-{n}.log" for n in range(workers)]
+    for log in logs:
+        log.write_text("")
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_before = cpu_seconds(server.pid)
+    fleet = []
     try:
+        for log in logs:
+            with open(log, "a") as stderr:
+                fleet.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "citecache", "-v", "--db", target, "worker"]
+                        + ["--leases", "--allow-private", "--idle", "0.2", "--json", *args],
+                        cwd=ROOT,
+                        stdout=subprocess.PIPE,
+                        stderr=stderr,
+                        text=True,
+                        start_new_session=True,
+                    )
+                )
+        # The work appears only when every worker is up, so that the figure is the
+        # fleet's, not that of the first worker while the others are still starting.
+        wait_until_ready(logs, fleet)
+        register(target, urls)
         deadline = time.monotonic() + 600
-        while recorded(target) < pages:
+        while recorded(target) < len(urls):
             if time.monotonic() > deadline or any(w.poll() is not None for w in fleet):
-                raise RuntimeError(f"the fleet did not record every page; see {log.name}")
+                raise RuntimeError(f"the fleet did not record every page; see {logs}")
             time.sleep(0.25)
+        server_cpu = cpu_seconds(server.pid) - server_before
         for worker in fleet:
             worker.send_signal(signal.SIGTERM)
         stored = [json.loads(w.communicate(timeout=60)[0] or "{}").get("stored", 0) for w in fleet]
@@ -111,7 +154,10 @@ def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str
             if worker.poll() is None:
                 os.killpg(worker.pid, signal.SIGKILL)
                 worker.wait()
-        log.close()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    workers_cpu = (
+        children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
+    )
     stats, log = get(base + "/stats"), get(base + "/control/log")
     spans = [
         (start, end)
@@ -129,6 +175,8 @@ def run_fleet(target: str, workers: int, pages: int, concurrency: int, base: str
             1 for h in stats["hosts"].values() if h["max_in_flight"] > PER_HOST_LIMIT
         ),
         "max_in_flight": stats["totals"]["max_in_flight"],
+        "workers_cpu_ms": 1000 * workers_cpu / len(urls),
+        "server_cpu_ms": 1000 * server_cpu / len(urls),
     }
 
 
@@ -154,17 +202,20 @@ def main() -> None:
                 f"{args.concurrency} requests per worker at most, fetch only; "
                 f"{Store(target).sql.name}"
             )
-            print(f"{'workers':>8} {'pages/s':>9} {'vs 1':>6} {'target':>7} {'seconds':>8} "
-                  f"{'dupl.':>6} {'viol.':>6} {'in flight':>10}  stored per worker")  # fmt: skip
+            print(f"{'workers':>8} {'pages/s':>9} {'ceiling':>8} {'vs 1':>6} {'target':>7} "
+                  f"{'seconds':>8} {'dupl.':>6} {'viol.':>6} {'in flight':>10} "
+                  f"{'cpu/page':>9} {'server':>7}  stored per worker")  # fmt: skip
             base_rate = None
             for n in counts:
-                fresh_database(target, urls)
-                r = run_fleet(target, n, args.pages, args.concurrency, hosts[0])
+                r = run_fleet(target, n, urls, args.concurrency, server, hosts[0])
                 base_rate = base_rate or r["pages_per_s"]
                 target_text = f">={TARGETS[n]}" if n in TARGETS else ""
-                print(f"{n:>8} {r['pages_per_s']:>9.1f} {r['pages_per_s'] / base_rate:>6.2f} "
-                      f"{target_text:>7} {r['seconds']:>8.1f} {r['duplicates']:>6} "
-                      f"{r['violations']:>6} {r['max_in_flight']:>10}  {r['stored']}")  # fmt: skip
+                ceiling = min(n * args.concurrency, PER_HOST_LIMIT * args.hosts) / args.latency
+                print(f"{n:>8} {r['pages_per_s']:>9.1f} {ceiling:>8.0f} "
+                      f"{r['pages_per_s'] / base_rate:>6.2f} {target_text:>7} "
+                      f"{r['seconds']:>8.1f} {r['duplicates']:>6} {r['violations']:>6} "
+                      f"{r['max_in_flight']:>10} {r['workers_cpu_ms']:>6.1f} ms "
+                      f"{r['server_cpu_ms']:>4.1f} ms  {r['stored']}")  # fmt: skip
     finally:
         server.terminate()
         server.wait()
