@@ -3,16 +3,30 @@ alternative to it) and ``refetch`` (editors)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import sys
+from urllib.parse import urlsplit
 
 import click
 
+from citecache import __version__
 from citecache.context import Context, allow_private_option, dump_json, pass_ctx, say
-from storage import InvalidURL, NotFoundError, StoreError
+from storage import InvalidURL, NotFoundError, StoreError, iso, utc_now
 from storage.backend import is_postgres, redact
 from storage.lock import CrawlLock, FetchRun, LockHeld
+from storage.urlsafety import check_url_safety
+
+EXIT_NOT_FRESH = 3
+"""refetch: it ran, but at least one fresh copy was not obtained."""
+CRAWL_EXIT_CODES = """\b
+Exit codes:
+  0  the crawl ran, even if some sources failed (each failure is recorded)
+  1  it could not run: a configuration error (--mirror), an unknown id, another
+     crawl holds the lock, the database cannot be opened
+  2  usage error: a bad option, conflicting options, a bad -s NAME=VALUE"""
 
 
 def _crawl(ctx: Context, overrides: dict, *, scheduled: bool, run: FetchRun) -> dict:
@@ -46,9 +60,12 @@ def _crawl_lock(ctx: Context) -> CrawlLock:
 
 
 def _run_crawl(overrides: dict) -> dict:
-    from crawler.run import run_crawl  # Scrapy and Twisted load only for crawls
+    from crawler.run import CrawlError, run_crawl  # Scrapy and Twisted load only for crawls
 
-    return run_crawl(overrides).to_dict()
+    try:
+        return run_crawl(overrides).to_dict()
+    except CrawlError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _fetch_run(ctx: Context) -> FetchRun:
@@ -85,13 +102,61 @@ def _parse_duration(text: str, option: str = "--max-runtime") -> float:
 
 
 def _parse_settings(pairs: tuple[str, ...]) -> dict[str, str]:
+    """The ``-s NAME=VALUE`` overrides, checked before Scrapy starts (a usage error)."""
+    from crawler.run import check_overrides
+
     parsed = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="-s")
         parsed[name.strip()] = value
+    try:
+        check_overrides(parsed)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="-s") from None
     return parsed
+
+
+MIRROR_CONNECT_TIMEOUT = 5.0
+
+
+def _check_mirror(ctx: Context, mirror: str | None) -> None:
+    """A mirror that is refused or unreachable would fail every fetch of the run, each
+    recorded as that source's failure: refuse to start instead (nothing is claimed)."""
+    if not mirror:
+        return
+    parts = urlsplit(mirror.strip())
+    try:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http(s) URL, e.g. http://127.0.0.1:8000")
+        check_url_safety(
+            mirror,
+            allow_private=ctx.allow_private,
+            hint=" (--allow-private allows a mirror on this machine or network)",
+        )
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # UnsafeURL too; a port out of range
+        raise click.ClickException(f"--mirror {mirror}: {exc}") from None
+    try:
+        socket.create_connection((parts.hostname, port), MIRROR_CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise click.ClickException(
+            f"--mirror {mirror}: cannot connect to {parts.hostname}:{port} ({exc.strerror or exc})"
+        ) from None
+
+
+def _report(ctx: Context, summary: dict, run: FetchRun, started_at: str) -> str:
+    """The run as one line of JSON, for a log of runs (``crawl --json >> runs.jsonl``)."""
+    record = {
+        "startedAt": started_at,
+        "finishedAt": iso(utc_now()),
+        "version": __version__,
+        "database": redact(ctx.db),
+        "runId": run.run_id,
+        **summary,
+    }
+    return json.dumps(record, ensure_ascii=False)
 
 
 mirror_option = click.option(
@@ -109,12 +174,10 @@ settings_option = click.option(
 )
 
 
-@click.command()
-@click.option("--due", "mode", flag_value="due", default=True, help="Resources due (default).")
-@click.option("--all", "mode", flag_value="all", help="Every resource.")
-@click.option(
-    "--requests", "mode", flag_value="requests", help="Only queued editor re-fetch requests."
-)
+@click.command(epilog=CRAWL_EXIT_CODES)
+@click.option("--due", is_flag=True, help="Resources due (the default).")
+@click.option("--all", "all_", is_flag=True, help="Every resource.")
+@click.option("--requests", is_flag=True, help="Only queued editor re-fetch requests.")
 @click.option("--url", "urls", multiple=True, help="Only these URLs or ids (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), help="Fetch at most N resources.")
 @click.option(
@@ -122,14 +185,18 @@ settings_option = click.option(
     metavar="DURATION",
     help="Stop after this long (90s, 20m, 2h); what is left stays due for the next run.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the summary as one line of JSON on stdout."
+)
 @mirror_option
 @settings_option
 @allow_private_option
 @pass_ctx
 def crawl(
     ctx: Context,
-    mode: str,
+    due: bool,
+    all_: bool,
+    requests: bool,
     urls: tuple[str, ...],
     limit: int | None,
     as_json: bool,
@@ -139,10 +206,20 @@ def crawl(
 ) -> None:
     """Fetch, extract and store: the cron entry point.
 
-    Exits 0 when the crawl ran, even if some sources failed (their failures are
-    recorded); non-zero only when it could not run, e.g. another crawl holds the lock.
+    With --json, one line per run on stdout (JSON Lines): when it started and finished,
+    the version, the database and the figures.
     """
+    chosen = [
+        flag for flag, on in (("--due", due), ("--all", all_), ("--requests", requests)) if on
+    ]
+    chosen += ["--url"] if urls else []
+    if len(chosen) > 1:
+        raise click.UsageError(f"{' and '.join(chosen)} do not go together: choose one")
+    mode = "all" if all_ else "requests" if requests else "due"
     runtime = _parse_duration(max_runtime) if max_runtime else 0
+    overrides = _parse_settings(settings)
+    _check_mirror(ctx, mirror)
+    started_at = iso(utc_now())
     fleet = {}
     if is_postgres(ctx.db) and mode == "due" and not urls and not limit:
         # On PostgreSQL a crawl is one more worker of the fleet that ends when nothing is
@@ -163,7 +240,7 @@ def crawl(
                 "CITECACHE_MIRROR_URL": mirror or "",
                 "CITECACHE_MAX_RUNTIME": runtime,
                 "CLOSESPIDER_TIMEOUT": runtime,
-                **_parse_settings(settings),
+                **overrides,
             },
             # Editor requests are claimed one by one, so the service's worker
             # (--requests) runs beside a cron crawl; two cron crawls never overlap.
@@ -171,7 +248,7 @@ def crawl(
             run=run,
         )
     if as_json:
-        dump_json(summary)
+        click.echo(_report(ctx, summary, run, started_at))
     else:
         statuses = ", ".join(f"{v} {k}" for k, v in summary["byStatus"].items()) or "nothing due"
         say(
@@ -208,7 +285,9 @@ def crawl(
     metavar="DURATION",
     help="Stop after this long (90s, 20m, 2h), as after SIGTERM.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the final summary as JSON on stdout.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the final summary as one line of JSON on stdout."
+)
 @mirror_option
 @settings_option
 @click.option(
@@ -246,6 +325,9 @@ def worker(
         signal.signal(signum, lambda *_: sys.exit(0))
     due_interval = _parse_duration(due_every, "--due-every")
     runtime = _parse_duration(max_runtime) if max_runtime else 0
+    overrides = _parse_settings(settings)
+    _check_mirror(ctx, mirror)
+    started_at = iso(utc_now())
     if leases is None:
         leases = is_postgres(ctx.db)
     with _fetch_run(ctx) as run:
@@ -265,7 +347,7 @@ def worker(
                     "CITECACHE_MIRROR_URL": mirror or "",
                     "CITECACHE_MAX_RUNTIME": runtime,
                     "CLOSESPIDER_TIMEOUT": runtime,
-                    **_parse_settings(settings),
+                    **overrides,
                 },
                 scheduled=False,  # the crawl lock is held already, taken above
                 run=run,
@@ -280,7 +362,7 @@ def worker(
                 lock.release()
     summary["requeued"] = requeued
     if as_json:
-        dump_json(summary)
+        click.echo(_report(ctx, summary, run, started_at))
     else:
         statuses = ", ".join(f"{v} {k}" for k, v in summary["byStatus"].items()) or "nothing"
         say(
@@ -289,7 +371,15 @@ def worker(
         )
 
 
-@click.command()
+@click.command(
+    epilog=f"""\b
+Exit codes:
+  0  every fresh copy was obtained (with --queue: every request was queued)
+  1  it could not run: an unknown id, a URL it cannot take, the database cannot be opened
+  2  usage error: a bad or missing argument or option
+  {EXIT_NOT_FRESH}  it ran, but at least one fresh copy was not obtained: its fetch failed
+     (the status printed, and `citecache requests`, say why)"""
+)
 @click.argument("refs", nargs=-1, required=True)
 @click.option("--queue", is_flag=True, help="Record a request for the next crawl instead.")
 @click.option("--reason", help="Why a fresh copy is needed.")
@@ -333,10 +423,14 @@ def refetch(
         ]
     if as_json:
         dump_json(out)
-        return
-    for row in out:
-        reason_text = f"\t{row['reason']}" if row["reason"] else ""
-        click.echo(f"{row['fetchStatus']}\t{row['httpStatus'] or '-'}\t{row['url']}{reason_text}")
+    else:
+        for row in out:
+            reason_text = f"\t{row['reason']}" if row["reason"] else ""
+            click.echo(
+                f"{row['fetchStatus']}\t{row['httpStatus'] or '-'}\t{row['url']}{reason_text}"
+            )
+    if any(row["request"] != "done" for row in out):
+        sys.exit(EXIT_NOT_FRESH)
 
 
 def _record_requests(

@@ -3,8 +3,9 @@
 Scrapy's RetryMiddleware retries at once. A server that answers 503 or 429 is asking
 for time, so each retry here waits ``base * 2**attempt`` seconds (jittered), or what the
 server's ``Retry-After`` says, whichever is longer. A wait longer than
-CITECACHE_RETRY_MAX_DELAY is not waited out in this run: the fetch is recorded as
-failed and its next attempt is scheduled by the store's backoff.
+CITECACHE_RETRY_MAX_DELAY, or one that would end past the run's deadline
+(CITECACHE_MAX_RUNTIME), is not waited out in this run: the fetch is recorded as failed
+and its next attempt is scheduled by the store's backoff.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from time import monotonic
 
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.utils.response import response_status_message
@@ -40,13 +42,17 @@ class BackoffRetryMiddleware(RetryMiddleware):
         super().__init__(settings)
         self.base = settings.getfloat("CITECACHE_RETRY_BACKOFF_BASE", 1.0)
         self.max_delay = settings.getfloat("CITECACHE_RETRY_MAX_DELAY", 60.0)
+        runtime = settings.getfloat("CITECACHE_MAX_RUNTIME")
+        self.deadline = monotonic() + runtime if runtime > 0 else None
 
     def delay_for(self, request, asked: float | None) -> float | None:
         """How long to wait before the next attempt; None when it is too long for this run."""
         attempt = request.meta.get("retry_times", 0)
         backoff = self.base * 2**attempt * random.uniform(0.75, 1.25)
         delay = max(backoff, asked or 0.0)
-        return None if delay > self.max_delay else delay
+        if delay > self.max_delay or (self.deadline and monotonic() + delay >= self.deadline):
+            return None
+        return delay
 
     async def process_response(self, request, response):  # type: ignore[override]
         if request.meta.get("dont_retry") or response.status not in self.retry_http_codes:

@@ -555,6 +555,15 @@ def test_a_wait_longer_than_the_maximum_gives_up_for_this_run(slept):
     assert mw.crawler.stats.get_value("citecache/retry/deferred") == 1
 
 
+def test_a_wait_past_the_runs_deadline_gives_up_for_this_run(slept):
+    mw = retry_middleware(CITECACHE_MAX_RUNTIME=5)
+    request = Request("https://example.org/busy")
+    busy = answer(request, 503, **{"Retry-After": "7"})
+    assert asyncio.run(mw.process_response(request, busy)) is busy  # recorded, not waited
+    retry = asyncio.run(mw.process_response(request, answer(request, 503)))
+    assert isinstance(retry, Request) and len(slept) == 1  # a 1 s backoff still fits
+
+
 def test_an_exception_is_retried_after_a_backoff_and_other_answers_pass(slept):
     mw = retry_middleware()
     request = Request("https://example.org/timeout")
@@ -651,6 +660,32 @@ def test_after_the_deadline_queued_requests_fail_unsent():
     downloader.close()
 
 
+def test_downloads_still_in_flight_after_the_grace_are_given_up_unsent():
+    async def cut():
+        downloader = PoliteDownloader(
+            get_crawler(Spider, {**NO_HANDLERS, "CITECACHE_MAX_RUNTIME": 0.2})
+        )
+        assert downloader.grace == pytest.approx(0.1)  # at most half the run
+
+        async def hung_server(request):
+            await asyncio.sleep(3600)
+
+        downloader.handlers.download_request_async = hung_server
+        slot = Slot(concurrency=2, delay=0, jitter=0)
+        errors: list = []
+        for deferred in queue(slot, 3):
+            deferred.addErrback(lambda failure: errors.append(failure.value))
+        downloader._process_queue(slot)  # two leave; the third waits for a free slot
+        await asyncio.sleep(0.6)  # past the deadline and its grace
+        downloader.close()
+        return errors, slot, downloader
+
+    errors, slot, downloader = asyncio.run(cut())
+    # the two in flight are cut, the one queued is never sent: all stay due
+    assert [type(error) for error in errors] == [RunDeadline] * 3
+    assert not slot.queue and not slot.transferring and not downloader._downloading
+
+
 def test_no_deadline_without_a_max_runtime():
     assert PoliteDownloader(get_crawler(Spider, NO_HANDLERS)).deadline is None
 
@@ -662,12 +697,6 @@ def test_polite_downloader_refuses_to_start_without_the_internals_it_patches(mon
     owner, name = missing.split(".")
     monkeypatch.delattr({"Downloader": Downloader, "Slot": Slot}[owner], name)
     with pytest.raises(RuntimeError, match=f"private Scrapy names .*{missing}"):
-        PoliteDownloader(get_crawler(Spider, NO_HANDLERS))
-
-
-def test_polite_downloader_names_a_missing_private_helper(monkeypatch):
-    monkeypatch.setattr(crawler.downloader, "_schedule_coro", None)
-    with pytest.raises(RuntimeError, match=r"scrapy\.utils\.defer\._schedule_coro"):
         PoliteDownloader(get_crawler(Spider, NO_HANDLERS))
 
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from citecache import __version__
 from storage import Store, content_hash
 from storage.previews import PREVIEW_MAX_CHARS
 
@@ -246,3 +249,112 @@ def test_scrapy_crawl_works_from_the_repo_root(mockserver, db_path, store):
     )
     assert done.returncode == 0, done.stderr
     assert store.get(resource_id)["fetch_status"] == "ok"
+
+
+def test_crawl_json_is_one_line_per_run_for_a_log(mockserver, db_path, store):
+    store.register(mockserver.url("/article/logged-run"))
+    log = ""
+    for _ in range(2):
+        log += citecache(db_path, "crawl", "--all", "--allow-private", "--json").stdout
+    lines = log.splitlines()
+    assert len(lines) == 2  # JSON Lines: `crawl --json >> citecache.jsonl`
+    first, second = (json.loads(line) for line in lines)
+    assert first["byStatus"] == {"ok": 1} and second["byStatus"] == {"unchanged": 1}
+    assert (first["version"], first["database"]) == (__version__, str(db_path))
+    for run in (first, second):
+        started = datetime.strptime(run["startedAt"], "%Y-%m-%dT%H:%M:%SZ")
+        finished = datetime.strptime(run["finishedAt"], "%Y-%m-%dT%H:%M:%SZ")
+        assert started <= finished
+        assert {"runId", "tasks", "stored", "seconds", "pagesPerSecond"} <= run.keys()
+    assert first["finishedAt"] <= second["startedAt"] and first["runId"] != second["runId"]
+
+
+def test_max_runtime_is_held_within_a_few_seconds_and_the_rest_stays_due(
+    mockserver, db_path, store
+):
+    # Pages that answer after 20 s: the first two are sent at once (two per host) and
+    # would hold the run 20 s past its 2 s; a short grace, then they are given up.
+    fast = store.register(mockserver.localhost_base + "/article/fast-one").resource["id"]
+    slow = [
+        store.register(mockserver.url(f"/slow?delay=20&n={i}")).resource["id"] for i in range(6)
+    ]
+    started = time.monotonic()
+    summary = crawl(db_path, "--all", "--max-runtime", "2s")
+    elapsed = time.monotonic() - started  # start-up, 2 s, a 1 s grace, closing
+    assert elapsed < 8, summary
+    assert summary["stored"] == 1 and store.get(fast)["fetch_status"] == "ok"
+    due = {task.resource_id for task in store.tasks(mode="due")}
+    assert due == set(slow)  # never fetched: no attempt recorded, due for the next run
+    assert all(store.fetch_log(rid) == [] for rid in slow)
+
+
+def test_editors_refetches_beside_a_crawl_all_wait_their_turn_and_lose_nothing(
+    mockserver, db_path, store
+):
+    # Two kinds of writers on one file: a crawl writing a result per transaction, and
+    # editors' refetch processes started while it runs. Each must wait for the write
+    # lock ("database is locked" is a lost result), and every result must be recorded.
+    # 240 answers of 0.75 s, 4 at a time per host, 2 hosts: over 20 s of steady writes,
+    # while the editors' processes take a few seconds each (start-up, mostly)
+    pages = [
+        store.register(f"{base}/slow?delay=0.75&busy={i}").resource["id"]
+        for i in range(120)
+        for base in (mockserver.base, mockserver.localhost_base)
+    ]
+    edited = [mockserver.url(f"/article/edited-{i}") for i in range(12)]
+    cron = subprocess.Popen(
+        [
+            sys.executable, "-m", "citecache", "--db", str(db_path), "crawl", "--all",
+            "--allow-private", "--json", "-s", "CITECACHE_WRITE_BATCH_SIZE=1",
+            "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=4",
+        ],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while store.db["fetch_log"].count < 10:  # the crawl is writing
+            assert time.monotonic() < deadline and cron.poll() is None, "the crawl never wrote"
+            time.sleep(0.1)
+        editors = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "citecache",
+                    "--db",
+                    str(db_path),
+                    "refetch",
+                    *edited[i : i + 2],
+                    "--allow-private",
+                    "--by",
+                    f"editor-{i}",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            for i in range(0, len(edited), 2)
+        ]
+        outputs = [(p, *p.communicate(timeout=CRAWL_TIMEOUT)) for p in editors]
+        cron_out, cron_err = cron.communicate(timeout=CRAWL_TIMEOUT)
+    finally:
+        for proc in (cron, *locals().get("editors", [])):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for proc, out, err in [*outputs, (cron, cron_out, cron_err)]:
+        assert "database is locked" not in out + err, err
+        assert proc.returncode == 0, err
+    summary = json.loads(cron_out)
+    assert summary["stored"] == summary["tasks"] == len(pages)
+    assert all(store.get(rid)["fetch_status"] == "ok" for rid in pages)
+    requests = store.requests()
+    assert len(requests) == len(edited) and {r["status"] for r in requests} == {"done"}
+    assert all(store.get(url)["fetch_status"] == "ok" for url in edited)
+    assert store.db["fetch_log"].count == len(pages) + len(edited)
+    # and the two kinds of writers did take turns: crawl results before and after
+    order = [
+        r["resource_id"] for r in store.db.query("SELECT resource_id FROM fetch_log ORDER BY rowid")
+    ]
+    assert order[0] in pages and order[-1] in pages, "the crawl ended before the editors wrote"

@@ -68,10 +68,16 @@ class ResourcesSpider(scrapy.Spider):
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
-        async for tasks in self.source.stream():
-            self.crawler.stats.inc_value("citecache/tasks", len(tasks))
-            for task in tasks:
-                yield self.request_for(task)
+        try:
+            async for tasks in self.source.stream():
+                self.crawler.stats.inc_value("citecache/tasks", len(tasks))
+                for task in tasks:
+                    yield self.request_for(task)
+        except Exception as exc:
+            # No tasks (an unknown id, the database locked): the run could not run, which
+            # crawler.run reports in one line, rather than Scrapy with a traceback.
+            self.logger.debug("the task source failed", exc_info=True)
+            self.crawler.stats.set_value("citecache/start_error", str(exc) or repr(exc))
 
     def closed(self, reason: str) -> None:
         self.source.close()
