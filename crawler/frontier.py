@@ -174,7 +174,9 @@ class ClaimingTaskSource:
     def from_settings(cls, settings: BaseSettings) -> ClaimingTaskSource:
         concurrency = settings.getint("CONCURRENT_REQUESTS")
         per_host = settings.getint("CITECACHE_WORKER_PER_HOST")
-        max_in_flight = 2 * concurrency
+        # Twice the download slots, plus the results waiting for their write batch: a
+        # task settles only once stored, and a full batch must not starve the fetching.
+        max_in_flight = 2 * concurrency + settings.getint("CITECACHE_WRITE_BATCH_SIZE")
         if settings.getbool("CITECACHE_WORKER_LEASES"):
             # Enough hosts leased at once to fill every download slot: a host takes only
             # CONCURRENT_REQUESTS_PER_DOMAIN requests at a time.
@@ -295,10 +297,15 @@ class ClaimingTaskSource:
         return self._store
 
     def _claim(self, mode: str, limit: int, exclude: list[str]) -> list[FetchTask]:
-        store = self._open()
-        if mode == "due":
-            store.requeue_orphaned_requests()  # of runs killed meanwhile (a refetch -9'd)
-        return store.claim_tasks(self.run_id, mode=mode, limit=limit, exclude=exclude)
+        self._requeue_orphans()
+        return self._open().claim_tasks(self.run_id, mode=mode, limit=limit, exclude=exclude)
+
+    def _requeue_orphans(self) -> None:
+        """Put back the requests of runs killed meanwhile (a refetch -9'd): a write, so
+        once every due interval, not at every claim."""
+        if time.monotonic() >= self._next_requeue:
+            self._open().requeue_orphaned_requests()
+            self._next_requeue = time.monotonic() + self.due_interval
 
     def _queued(self) -> int:
         return self._open().queued_request_count()
@@ -324,11 +331,8 @@ class ClaimingTaskSource:
         threading.Thread(target=listen, name="citecache-listen", daemon=True).start()
 
     def _claim_hosts(self, hosts: int, per_host: int) -> list[FetchTask]:
-        store = self._open()
-        if time.monotonic() >= self._next_requeue:  # a write: not at every idle round
-            store.requeue_orphaned_requests()
-            self._next_requeue = time.monotonic() + self.due_interval
-        leases = store.claim_hosts(
+        self._requeue_orphans()
+        leases = self._open().claim_hosts(
             self.run_id, hosts=hosts, per_host=per_host, lease_seconds=self.lease_seconds
         )
         return [task for lease in leases for task in lease.tasks]

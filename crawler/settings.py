@@ -73,7 +73,8 @@ CITECACHE_WORKER_IDLE = 0.5
 CITECACHE_WORKER_DUE_INTERVAL = 30.0
 """Seconds between an idle worker's looks for due resources (a claim); --due-every."""
 CITECACHE_WORKER_MAX_IN_FLIGHT = 0
-"""Tasks a worker has claimed and not yet stored, at most; 0: twice CONCURRENT_REQUESTS.
+"""Tasks a worker has claimed and not yet stored, at most; 0: twice CONCURRENT_REQUESTS
+plus CITECACHE_WRITE_BATCH_SIZE (with leases, at least enough leases to fill every slot).
 Editors' requests may go one batch beyond it."""
 CITECACHE_WORKER_LEASES = False
 """Claim work by host lease (storage/leases.py): several workers on one database, one
