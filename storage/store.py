@@ -85,6 +85,10 @@ class Store(
             if not self._scalar("SELECT count(*) FROM publications"):
                 self.import_publications(bundled_publications())
 
+    def pending_migrations(self) -> list[str]:
+        """Migrations the schema still lacks: a read-only store works only with none."""
+        return self.sql.pending_migrations()
+
     @property
     def db(self) -> Any:
         """The SQLite backend's sqlite-utils ``Database``, for tests and inspection."""
