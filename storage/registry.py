@@ -148,7 +148,7 @@ class Registry(StoreBase):
             else:
                 resource_id, created = existing["id"], False
                 merged = id if id and id != resource_id else None
-                changed = bool(merged) and self._add_alias(merged, resource_id, "id")
+                changed = merged is not None and self._add_alias(merged, resource_id, "id")
                 update = {k: v for k, v in values.items() if v is not None and v != existing[k]}
                 if ids.url_key(url) != existing["url_key"] and url not in self._aliases_of(
                     resource_id

