@@ -187,18 +187,19 @@ class SQLiteBackend:
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     """A connection that never writes to the file (``mode=ro``).
 
-    A reader of a WAL file needs its ``-shm`` index, which it cannot create in a
-    directory it may not write (another user's cache): SQLite then says "attempt to
+    A reader of a WAL file needs its ``-wal`` and ``-shm`` files, which it cannot create
+    in a directory it may not write (another user's cache): SQLite then says "attempt to
     write a readonly database". With no ``-wal`` file, no writer has the file open and
     everything is in the file itself, so it is read as ``immutable`` (no -shm needed).
+    When a writer has them open, they exist and a reader who may read them reads on.
     """
     uri = path.absolute().as_uri()
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as exc:
         conn.close()
-        if Path(f"{path}-wal").exists():
+        if "readonly" not in str(exc) or Path(f"{path}-wal").exists():
             raise
         conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
     return conn

@@ -63,7 +63,8 @@ class Store(
 
     ``target`` is a SQLite file path or a ``postgresql://`` URL. Writers open it
     read-write (readers never wait on them) and bring the schema up to date;
-    ``readonly=True`` opens it read-only for serving.
+    ``readonly=True`` opens it read-only, never migrated, for the service and the read
+    commands.
     """
 
     def __init__(
