@@ -530,6 +530,17 @@ def test_read_commands_work_on_a_database_the_user_may_only_read():
             assert done.returncode == 0, (args, done.stderr)
             assert output in done.stdout, args
         assert _tree_state(folder) == before
+        if prefix:  # as root we may also write meanwhile, as a running worker would
+            with Store(db) as writer:
+                writer.register("https://example.com/written-meanwhile")
+                done = subprocess.run(
+                    [*prefix, str(CITECACHE), "--db", str(db), "list"],
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+            assert done.returncode == 0, done.stderr
+            assert "written-meanwhile" in done.stdout  # read from the writer's -wal
     finally:
         folder.chmod(0o755)
         shutil.rmtree(folder)
