@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench clean
+.PHONY: venv install demo test lint format bench clean
 
 # pip 23 installs trafilatura without lxml_html_clean, so pip is upgraded first;
 # pyproject also names lxml_html_clean explicitly.
@@ -14,6 +14,13 @@ $(BIN)/citecache: pyproject.toml
 	touch $@
 
 venv: $(BIN)/citecache
+
+# `citecache` on PATH without activating the venv: a link in ~/.local/bin (PREFIX=...).
+PREFIX ?= $(HOME)/.local
+install: $(BIN)/citecache
+	mkdir -p $(PREFIX)/bin
+	ln -sf $(abspath $(BIN)/citecache) $(PREFIX)/bin/citecache
+	@echo "$(PREFIX)/bin/citecache -> $(abspath $(BIN)/citecache); $(PREFIX)/bin must be on PATH"
 
 demo: $(BIN)/citecache
 	$(BIN)/python demo/run.py

@@ -6,19 +6,12 @@ import socket
 
 import click
 
-from citecache.context import CONTEXT_SETTINGS, Context, pass_ctx
+from citecache.context import CONTEXT_SETTINGS, Context, db_option, pass_ctx
 from storage.backend import redact
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.option(
-    "--db",
-    envvar="CITECACHE_DB",
-    default=None,
-    metavar="PATH|URL",
-    help="SQLite file or postgresql:// URL of the cache (default: citecache --db, "
-    "env CITECACHE_DB).",
-)
+@db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -56,7 +49,6 @@ from storage.backend import redact
 @pass_ctx
 def serve(
     ctx: Context,
-    db,
     host,
     port,
     token,
@@ -75,7 +67,8 @@ def serve(
     """
     import uvicorn
 
-    db = db or ctx.db
+    ctx.require_database()  # a typo in --db must not serve an empty new database
+    db = ctx.db
     allow_private = allow_private or ctx.allow_private
 
     from .accesslog import log_to_stderr

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from storage import InvalidURL, NotFoundError, Store, StoreError
 from storage.fields import BIBLIO_FIELDS, camel_case
+from storage.health import FETCH_STATES
 from storage.ids import check_url
 from storage.urlsafety import UnsafeURL, check_url_safety
 
@@ -112,6 +113,10 @@ def list_(
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
     offset: int = Query(0, ge=0),
 ) -> dict:
+    if status and status not in FETCH_STATES:
+        raise APIError(
+            400, "validation_error", f"unknown status {status!r}: one of {', '.join(FETCH_STATES)}"
+        )
     rows, total = store.list_resources(
         status=status, type=type, publication=publication, limit=limit, offset=offset
     )

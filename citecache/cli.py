@@ -5,6 +5,10 @@ Data goes to stdout, messages to stderr. Read commands take ``--json``.
 
 from __future__ import annotations
 
+import os
+import sys
+from typing import Any
+
 import click
 
 from api.commands import serve
@@ -16,7 +20,22 @@ from . import __version__, reading, registry
 from .context import CONTEXT_SETTINGS, Context
 
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+class CitecacheGroup(click.Group):
+    """The command group; a reader that stops reading (``citecache list | head``) is
+    no error: the command stops quietly and exits 0, as ``head`` and ``grep -q`` expect."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a reader gone meets us here, not at the interpreter's exit
+            return result
+        except BrokenPipeError:
+            # What is still buffered goes nowhere, so that the exit's flush fails no more.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
+
+
+@click.group(cls=CitecacheGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="citecache")
 @click.option(
     "--db",
@@ -40,6 +59,7 @@ def cli(ctx: click.Context, db: str, allow_private: bool, verbose: int) -> None:
 
 
 for command in (
+    registry.init,
     registry.add,
     registry.import_,
     crawl,

@@ -36,25 +36,60 @@ class Context:
         self.verbose = verbose
 
     def store(self) -> Store:
-        """The cache, created and migrated if needed."""
-        try:
-            return Store(self.db)
-        except Exception as exc:  # a corrupt or unwritable file, a server down: say why
-            raise click.ClickException(f"cannot open database {redact(self.db)}: {exc}") from None
+        """The cache, created and migrated if needed: for the commands that register data
+        (``init``, ``add``, ``import``, ``publications import``)."""
+        return self._open()
 
     def existing_store(self) -> Store:
-        """The cache, which must exist already (a SQLite file, or a PostgreSQL database
-        that has the schema)."""
+        """The cache, which must exist already, migrated if needed: for the other
+        commands that write (a typo in ``--db`` must not crawl an empty new file)."""
+        self.require_database()
+        return self._open()
+
+    def reading_store(self) -> Store:
+        """The cache opened read-only: it must exist and be up to date, as reads never
+        write (a reader may not be allowed to)."""
+        self.require_database()
+        store = self._open(readonly=True)
+        try:
+            pending = store.pending_migrations()
+        except Exception as exc:  # not a citecache database
+            store.close()
+            raise click.ClickException(f"cannot read database {redact(self.db)}: {exc}") from None
+        if pending:
+            store.close()
+            raise click.ClickException(
+                f"database {redact(self.db)} needs an upgrade of its schema "
+                f"({len(pending)} migration(s) pending): run `citecache init` (or any "
+                "command that writes) as a user who may write to it"
+            )
+        return store
+
+    def require_database(self) -> None:
+        """Fail with exit code 1 unless the cache exists (a SQLite file, or a PostgreSQL
+        database that has the schema)."""
         try:
             exists = database_exists(self.db)
         except Exception as exc:  # an unreachable server, a refused login
             raise click.ClickException(f"cannot open database {redact(self.db)}: {exc}") from None
         if not exists:
             raise click.ClickException(
-                f"no database at {redact(self.db)} "
-                "(create one with `citecache add` or `citecache import`)"
+                f"no database at {redact(self.db)} (check --db or CITECACHE_DB; create one "
+                "with `citecache init`, `citecache add` or `citecache import`)"
             )
-        return self.store()
+
+    def _open(self, readonly: bool = False) -> Store:
+        try:
+            return Store(self.db, readonly=readonly)
+        except Exception as exc:  # a corrupt or unwritable file, a server down: say why
+            raise click.ClickException(f"cannot open database {redact(self.db)}: {exc}") from None
+
+
+def exclusive(flags: dict[str, Any]) -> None:
+    """Refuse options that exclude each other, e.g. ``{"--json": as_json, "--csv": as_csv}``."""
+    given = [name for name, value in flags.items() if value]
+    if len(given) > 1:
+        raise click.UsageError(f"{' and '.join(given)} exclude each other: choose one")
 
 
 # A room's command group may also run on its own (tests, plugins): default options then.
@@ -76,3 +111,19 @@ allow_private_option = click.option(
     help="Allow private and loopback addresses (as the global option).",
 )
 """``--allow-private`` after the subcommand too, for commands that fetch."""
+
+
+def _db_here(ctx: click.Context, param, value: str | None) -> str | None:
+    if value is not None:
+        ctx.ensure_object(Context).db = value
+    return value
+
+
+db_option = click.option(
+    "--db",
+    metavar="PATH|URL",
+    expose_value=False,
+    callback=_db_here,
+    help="SQLite file or postgresql:// URL of the cache (as the global option).",
+)
+"""``--db`` after the subcommand too (``citecache stats --db x.db``), on every command."""

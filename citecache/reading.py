@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import sys
 
 import click
 
 from storage import NotFoundError
+from storage.health import FETCH_STATES
 from storage.views import render_card, resource_view
 
-from .context import Context, dump_json, pass_ctx
+from .context import Context, db_option, dump_json, exclusive, pass_ctx
 
 
 @click.command()
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="The resource as JSON (camelCase).")
 @click.option("--card", is_flag=True, help="The text card.")
+@db_option
 @pass_ctx
 def show(ctx: Context, ref: str, as_json: bool, card: bool) -> None:
     """Show one resource by id, stable id (sid_...) or URL."""
-    with ctx.existing_store() as store:
+    exclusive({"--json": as_json, "--card": card})
+    with ctx.reading_store() as store:
         try:
             resource = store.get(ref)
         except NotFoundError as exc:
@@ -29,7 +33,7 @@ def show(ctx: Context, ref: str, as_json: bool, card: bool) -> None:
         if as_json:
             dump_json(resource_view(store, resource, full_text=True))
         elif card:
-            click.echo(render_card(store, resource))
+            click.echo(render_card(store, resource, width=_card_width()))
         else:
             view = resource_view(store, resource)
             for key in (
@@ -60,23 +64,30 @@ LIST_COLUMNS = (
 )
 
 
+def _card_width() -> int:
+    """The terminal's width, or 80 when the output is not a terminal."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 80
+
+
 @click.command(name="list")
-@click.option("--status", help="Only this fetch status (ok, pending, error, ...).")
+@click.option("--status", type=click.Choice(FETCH_STATES), help="Only this fetch status.")
 @click.option("--type", "type_", help="Only this resource type.")
 @click.option("--limit", type=int)
-@click.option("--json", "fmt", flag_value="json", help="A JSON array of resources.")
-@click.option("--csv", "fmt", flag_value="csv", help="CSV with a header row.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of resources.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV with a header row.")
+@db_option
 @pass_ctx
-def list_(ctx: Context, status, type_, limit, fmt) -> None:
+def list_(ctx: Context, status, type_, limit, as_json: bool, as_csv: bool) -> None:
     """List resources (without their text)."""
-    with ctx.existing_store() as store:
+    exclusive({"--json": as_json, "--csv": as_csv})
+    with ctx.reading_store() as store:
         rows = (
             resource_view(store, r, preview=False)
             for r in store.iter_resources(status=status, type=type_, limit=limit)
         )
-        if fmt == "json":
+        if as_json:
             dump_json(list(rows))
-        elif fmt == "csv":
+        elif as_csv:
             writer = csv.writer(sys.stdout)
             writer.writerow(LIST_COLUMNS)
             for view in rows:
@@ -96,10 +107,13 @@ def list_(ctx: Context, status, type_, limit, fmt) -> None:
 @click.option(
     "-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout)."
 )
+@db_option
 @pass_ctx
 def export(ctx: Context, fmt: str, full_text: bool, output) -> None:
     """Export every resource with its current snapshot summary."""
-    with ctx.existing_store() as store:
+    if full_text and fmt != "jsonl":
+        raise click.UsageError("--full-text needs --format jsonl (CSV has no text column)")
+    with ctx.reading_store() as store:
         views = (resource_view(store, r, full_text=full_text) for r in store.iter_resources())
         if fmt == "jsonl":
             for view in views:
@@ -114,10 +128,11 @@ def export(ctx: Context, fmt: str, full_text: bool, output) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
+@db_option
 @pass_ctx
 def stats(ctx: Context, as_json: bool) -> None:
     """Counts of resources by status, snapshots, fetches, pages and venues."""
-    with ctx.existing_store() as store:
+    with ctx.reading_store() as store:
         data = store.stats()
     if as_json:
         dump_json(data)
@@ -129,29 +144,22 @@ def stats(ctx: Context, as_json: bool) -> None:
         click.echo(f"status {status}: {count}")
 
 
+REQUEST_COLUMNS = ("id", "status", "requested_at", "requested_by", "url", "reason", "outcome")
+"""Columns of `requests`, as its header row names them."""
+
+
 @click.command()
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@db_option
 @pass_ctx
 def requests(ctx: Context, limit: int, as_json: bool) -> None:
-    """List editors' re-fetch requests, newest first."""
-    with ctx.existing_store() as store:
+    """List editors' re-fetch requests, newest first (tab-separated, with a header)."""
+    with ctx.reading_store() as store:
         rows = store.requests(limit=limit)
     if as_json:
         dump_json(rows)
         return
+    click.echo("\t".join(REQUEST_COLUMNS))
     for r in rows:
-        click.echo(
-            "\t".join(
-                str(x or "-")
-                for x in (
-                    r["id"],
-                    r["status"],
-                    r["requested_at"],
-                    r["requested_by"],
-                    r["url"],
-                    r["reason"],
-                    r["outcome"],
-                )
-            )
-        )
+        click.echo("\t".join(str(r[c] or "-") for c in REQUEST_COLUMNS))

@@ -1,4 +1,6 @@
-"""Commands that register sources and venues: ``add``, ``import``, ``publications``."""
+"""Commands that create the cache and register sources and venues: ``init``, ``add``,
+``import``, ``publications``. Only these create a database; every other command needs
+one that exists."""
 
 from __future__ import annotations
 
@@ -7,9 +9,20 @@ from pathlib import Path
 
 import click
 
-from storage import InvalidURL, RegistryFileError, StoreError, read_records
+from storage import ImportReport, InvalidURL, RegistryFileError, StoreError, read_records
+from storage.backend import redact
 
-from .context import Context, dump_json, pass_ctx, say
+from .context import Context, db_option, dump_json, pass_ctx, say
+
+
+@click.command()
+@db_option
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Create the database, or bring an existing one's schema up to date."""
+    with ctx.store():
+        pass
+    say(f"database ready: {redact(ctx.db)}")
 
 
 @click.command()
@@ -17,9 +30,14 @@ from .context import Context, dump_json, pass_ctx, say
 @click.option("--cited-by", "cited_by", multiple=True, help="Slug of a page that cites it.")
 @click.option("--title", help="Title to record.")
 @click.option("--type", "type_", help="Type: web, paper, blog, government, ...")
+@db_option
 @pass_ctx
 def add(ctx: Context, urls: tuple[str, ...], cited_by: tuple[str, ...], title, type_) -> None:
-    """Register URLs (an already known URL, or a variant of one, is not duplicated)."""
+    """Register URLs (an already known URL, or a variant of one, is not duplicated).
+
+    Prints each one's id, stable id, what happened and the URL: `added`, `updated` (a
+    known URL whose title, type or cited-by pages this changed) or `exists`.
+    """
     failed = 0
     with ctx.store() as store:
         for url in urls:
@@ -29,7 +47,7 @@ def add(ctx: Context, urls: tuple[str, ...], cited_by: tuple[str, ...], title, t
                 say(f"Error: {url}: {exc}")
                 failed += 1
                 continue
-            word = "added" if result.created else "exists"
+            word = "added" if result.created else "updated" if result.changed else "exists"
             click.echo(
                 f"{result.resource['id']}\tsid_{result.resource['stable_id']}\t{word}\t{url}"
             )
@@ -40,29 +58,38 @@ def add(ctx: Context, urls: tuple[str, ...], cited_by: tuple[str, ...], title, t
 @click.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@db_option
 @pass_ctx
 def import_(ctx: Context, files: tuple[str, ...], as_json: bool) -> None:
     """Import resources from YAML, JSON, JSON lines, CSV or plain URL-per-line files.
 
     Ids, stable ids, cited-by pages and bibliographic fields are kept. A bad record
-    is reported with its file and line and skipped; the rest is imported.
+    is reported with its file and line and skipped, a file that cannot be read as a
+    whole too; the rest is imported. Exits 1 if anything was skipped.
     """
     reports = []
+    skipped = 0
     with ctx.store() as store:
         for path in files:
             try:
                 report = store.import_records(read_records(path))
-            except RegistryFileError as exc:
-                raise click.ClickException(str(exc)) from None
-            for error in report.errors:
-                say(f"skipped {error}")
-            say(
-                f"{path}: {report.added} added, {report.updated} updated, "
-                f"{report.merged} merged into existing, {len(report.errors)} skipped"
-            )
+            except RegistryFileError as exc:  # nothing of this file is imported
+                say(f"Error: {exc}; file skipped")
+                report = ImportReport(errors=[str(exc)])
+            else:
+                for error in report.errors:
+                    say(f"skipped {error}")
+                say(
+                    f"{path}: {report.added} added, {report.updated} updated, "
+                    f"{report.unchanged} unchanged, {report.merged} merged into existing, "
+                    f"{len(report.errors)} skipped"
+                )
+            skipped += len(report.errors)
             reports.append({"file": path, **report.__dict__})
     if as_json:
         dump_json(reports)
+    if skipped:
+        sys.exit(1)
 
 
 @click.group()
@@ -72,6 +99,7 @@ def publications() -> None:
 
 @publications.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@db_option
 @pass_ctx
 def publications_import(ctx: Context, file: str) -> None:
     """Import venues from a YAML list like the wiki's publications.yaml."""
@@ -95,10 +123,11 @@ def publications_import(ctx: Context, file: str) -> None:
 
 @publications.command(name="list")
 @click.option("--json", "as_json", is_flag=True)
+@db_option
 @pass_ctx
 def publications_list(ctx: Context, as_json: bool) -> None:
     """List venues."""
-    with ctx.existing_store() as store:
+    with ctx.reading_store() as store:
         rows = store.publications()
     if as_json:
         dump_json(rows)

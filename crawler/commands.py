@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import click
 
 from citecache import __version__
-from citecache.context import Context, allow_private_option, dump_json, pass_ctx, say
+from citecache.context import Context, allow_private_option, db_option, dump_json, pass_ctx, say
 from storage import InvalidURL, NotFoundError, StoreError, iso, utc_now
 from storage.backend import is_postgres, redact
 from storage.lock import CrawlLock, FetchRun, LockHeld
@@ -74,8 +74,8 @@ def _fetch_run(ctx: Context) -> FetchRun:
     ``CITECACHE_RUN_ID`` lets a supervisor (the service's worker) name the run, so that
     it can fail exactly this run's requests if it has to stop it.
     """
-    with ctx.store():
-        pass  # create and migrate the database before the crawl's processes open it
+    with ctx.existing_store():
+        pass  # migrate the database before the crawl's processes open it; never create it
     try:
         return FetchRun(ctx.db, os.environ.get("CITECACHE_RUN_ID") or None)
     except ValueError as exc:
@@ -191,6 +191,7 @@ settings_option = click.option(
 @mirror_option
 @settings_option
 @allow_private_option
+@db_option
 @pass_ctx
 def crawl(
     ctx: Context,
@@ -297,6 +298,7 @@ def crawl(
     "on for PostgreSQL; off for SQLite, where the worker holds the crawl lock).",
 )
 @allow_private_option
+@db_option
 @pass_ctx
 def worker(
     ctx: Context,
@@ -387,6 +389,7 @@ Exit codes:
 @click.option("--force", is_flag=True, help="Download even if the server says unchanged (304).")
 @click.option("--json", "as_json", is_flag=True)
 @allow_private_option
+@db_option
 @pass_ctx
 def refetch(
     ctx: Context, refs: tuple[str, ...], queue: bool, reason, by, force: bool, as_json: bool
@@ -442,7 +445,7 @@ def _record_requests(
     claim_for: str | None = None,
 ) -> list[int]:
     """One request per ref, all or none (an unknown ref records nothing)."""
-    with ctx.store() as store:
+    with ctx.existing_store() as store:
         try:
             with store.atomic():
                 return [

@@ -9,6 +9,7 @@ Substack post's card and a summary. Nothing leaves this machine.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -65,8 +66,11 @@ def citecache(*args: str, capture: bool = False) -> str:
 
 
 def main() -> None:
-    for path in DB.parent.glob(DB.name + "*"):
-        path.unlink()
+    for path in DB.parent.glob(DB.name + "*"):  # the file, its -wal, -shm and .runs/
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     DB.parent.mkdir(exist_ok=True)
     server = serve_mirror()
     mirror = f"http://127.0.0.1:{server.server_port}"

@@ -30,12 +30,13 @@ class Citations(StoreBase):
             for resource_id in sorted(wanted):
                 self._cite(resource_id, slug, source)
 
-    def _cite(self, resource_id: str, slug: str, source: str) -> None:
+    def _cite(self, resource_id: str, slug: str, source: str) -> bool:
+        """Record that page ``slug`` cites the resource; True if it was not known yet."""
         slug = str(slug).strip()
         if not slug:
-            return
+            return False
         self.sql.insert_ignore("pages", {"slug": slug})
-        self.sql.insert_ignore(
+        return self.sql.insert_ignore(
             "citations",
             {"resource_id": resource_id, "page_slug": slug, "source": source},
         )

@@ -14,6 +14,20 @@ from datetime import datetime, timedelta
 
 from .ids import host_of
 
+FETCH_STATES = (
+    "pending",
+    "ok",
+    "unchanged",
+    "redirected",
+    "paywalled",
+    "blocked",
+    "blocked_by_robots",
+    "soft_404",
+    "dead",
+    "error",
+    "unsafe_url",
+)
+"""Every state a resource can be in, as ``fetch_status`` holds it."""
 GOOD_STATES = frozenset({"ok", "unchanged", "redirected", "paywalled"})
 """States in which the source answered with content; the schedule uses the TTL."""
 PASS_THROUGH = frozenset({"blocked", "blocked_by_robots", "soft_404", "unsafe_url", "paywalled"})

@@ -87,9 +87,10 @@ def check_url(url: str) -> str:
         port = parts.port  # raises ValueError on a bad port
     except ValueError as exc:
         raise InvalidURL(f"malformed URL {url!r}: {exc}") from None
+    if not parts.scheme or "." in parts.scheme:  # "example.com:8080/a": a host, not a scheme
+        raise InvalidURL(f"no scheme in {url!r} (want http:// or https://)")
     if parts.scheme.lower() not in ("http", "https"):
-        scheme = parts.scheme or "none"
-        raise InvalidURL(f"unsupported scheme {scheme!r} in {url!r} (only http and https)")
+        raise InvalidURL(f"unsupported scheme {parts.scheme!r} in {url!r} (only http and https)")
     host = parts.hostname or ""
     if not host or not ("." in host or ":" in host or host == "localhost"):
         raise InvalidURL(f"no valid host in {url!r}")

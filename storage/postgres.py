@@ -220,12 +220,16 @@ class PostgresBackend:
 
     def migrate(self) -> None:
         """Bring the schema up to date (storage/pg_migrations.py), all or nothing."""
-        wanted = {m.__name__ for m in pg_migrations.MIGRATIONS}
-        if wanted <= set(pg_migrations.applied(self.conn)):
+        if not self.pending_migrations():
             return  # up to date: no need to wait for the writer lock (a long import)
         with self.transaction():
             pg_migrations.apply(self.conn)
         self._serial_tables = None
+
+    def pending_migrations(self) -> list[str]:
+        """Names of the migrations not yet applied (reads only)."""
+        done = set(pg_migrations.applied(self._connected()))
+        return [m.__name__ for m in pg_migrations.MIGRATIONS if m.__name__ not in done]
 
     def close(self) -> None:
         self.conn.close()
@@ -293,9 +297,10 @@ class PostgresBackend:
         found = self._run(_insert_sql(table, row) + " RETURNING id", list(row.values()))
         return int(found.fetchone()["id"])  # type: ignore[index]
 
-    def insert_ignore(self, table: str, row: dict[str, Any]) -> None:
-        """Insert ``row`` unless it would violate a uniqueness constraint."""
-        self._run(_insert_sql(table, row) + " ON CONFLICT DO NOTHING", list(row.values()))
+    def insert_ignore(self, table: str, row: dict[str, Any]) -> bool:
+        """Insert ``row`` unless it would violate a uniqueness constraint; True if inserted."""
+        sql = _insert_sql(table, row) + " ON CONFLICT DO NOTHING"
+        return self._run(sql, list(row.values())).rowcount > 0
 
     def upsert(self, table: str, row: dict[str, Any], key: str) -> None:
         """Insert ``row``, or update the columns it names on the row with the same ``key``."""

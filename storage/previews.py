@@ -54,8 +54,14 @@ def size_kb(content_length: int) -> int:
 
 def card_preview(text: str, content_length: int | None = None) -> str:
     """The first 3,000 characters at a word boundary, then the truncation line if longer."""
+    head, note = card_preview_parts(text, content_length)
+    return f"{head}\n\n{note}" if note else head
+
+
+def card_preview_parts(text: str, content_length: int | None = None) -> tuple[str, str | None]:
+    """The card's text, and the truncation line when that is not all of it."""
     total = len(text) if content_length is None else content_length
     if total <= CARD_PREVIEW_CHARS and len(text) <= CARD_PREVIEW_CHARS:
-        return text
+        return text, None
     head = truncate_at_word(text, CARD_PREVIEW_CHARS)
-    return f"{head}\n\n... (truncated, {size_kb(total)} KB total)"
+    return head, f"... (truncated, {size_kb(total)} KB total)"

@@ -19,6 +19,9 @@ class Registration:
     created: bool
     merged_into: str | None = None
     """Set when the record's own id differed and became an alias of ``resource``."""
+    changed: bool = True
+    """False when a known resource was left exactly as it was (same fields, aliases and
+    citations): registering it again changed nothing."""
 
 
 @dataclass
@@ -26,13 +29,14 @@ class ImportReport:
     added: int = 0
     updated: int = 0
     merged: int = 0
+    unchanged: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 class Registry(StoreBase):
     if TYPE_CHECKING:  # from storage.citations and storage.publications
 
-        def _cite(self, resource_id: str, slug: str, source: str) -> None: ...
+        def _cite(self, resource_id: str, slug: str, source: str) -> bool: ...
         def venue_id_for(self, url: str, publication_id: str | None) -> str | None: ...
         def _refresh_host(self, host: str | None) -> None: ...
 
@@ -140,13 +144,12 @@ class Registry(StoreBase):
                     raise StoreError(f"id {row['id']} is already an alias of another resource")
                 self.sql.insert("resources", row)
                 self._refresh_host(row["host"])  # never fetched: its host is due
-                resource_id, created, merged = row["id"], True, None
+                resource_id, created, merged, changed = row["id"], True, None, True
             else:
                 resource_id, created = existing["id"], False
                 merged = id if id and id != resource_id else None
-                if merged:
-                    self._add_alias(merged, resource_id, "id")
-                update = {k: v for k, v in values.items() if v is not None}
+                changed = merged is not None and self._add_alias(merged, resource_id, "id")
+                update = {k: v for k, v in values.items() if v is not None and v != existing[k]}
                 if ids.url_key(url) != existing["url_key"] and url not in self._aliases_of(
                     resource_id
                 ):
@@ -156,7 +159,7 @@ class Registry(StoreBase):
                         raise StoreError(
                             f"{url} belongs to resource {owner['id']}, not {resource_id}"
                         )
-                    self._add_alias(existing["url"], resource_id, "url")
+                    changed = self._add_alias(existing["url"], resource_id, "url") or changed
                     update.update(url=url, url_key=ids.url_key(url), host=ids.host_of(url))
                 if stable_id and stable_id != existing["stable_id"]:
                     if existing["stable_id_origin"] == "generated":
@@ -166,21 +169,22 @@ class Registry(StoreBase):
                         update["stable_id"] = stable_id
                         update["stable_id_origin"] = "imported"
                     else:
-                        self._add_alias(stable_id, resource_id, "stable_id")
+                        changed = self._add_alias(stable_id, resource_id, "stable_id") or changed
                 if "url" in update or "publication_id" in update:
                     update["venue_id"] = self.venue_id_for(
                         update.get("url", existing["url"]),
                         update.get("publication_id", existing["publication_id"]),
                     )
                 if update:
+                    changed = True
                     update["updated_at"] = now
                     self._update_resource(resource_id, update)
                 if "host" in update:
                     self._refresh_host(existing["host"])
                     self._refresh_host(update["host"])
             for slug in cited_by:
-                self._cite(resource_id, slug, citation_source)
-        return Registration(self.get(resource_id), created, merged)
+                changed = self._cite(resource_id, slug, citation_source) or changed
+        return Registration(self.get(resource_id), created, merged, changed)
 
     def update_url(self, ref: str, new_url: str) -> dict:
         """Point a resource at a new URL; its id and stable id stay, the old URL resolves."""
@@ -238,6 +242,8 @@ class Registry(StoreBase):
             return
         if result.created:
             report.added += 1
+        elif not result.changed:
+            report.unchanged += 1
         elif result.merged_into is not None:
             report.merged += 1
         else:
@@ -260,7 +266,8 @@ class Registry(StoreBase):
             if not taken:
                 return candidate
 
-    def _add_alias(self, alias: str, resource_id: str, kind: str) -> None:
-        self.sql.insert_ignore(
+    def _add_alias(self, alias: str, resource_id: str, kind: str) -> bool:
+        """Keep ``alias`` as another name of the resource; True if it is new."""
+        return self.sql.insert_ignore(
             "aliases", {"alias": alias, "resource_id": resource_id, "kind": kind}
         )

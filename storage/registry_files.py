@@ -65,7 +65,7 @@ def _yaml_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as exc:
-        raise RegistryFileError(f"{name}: not valid YAML: {exc}") from None
+        raise _yaml_error(name, exc) from None
     if isinstance(data, dict):
         data = data.get("resources", [data])
     if not isinstance(data, list):
@@ -77,6 +77,15 @@ def _yaml_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         line = item.pop("__line__", None)
         item = {k: _strip_lines(v) for k, v in item.items()}
         yield f"{name}:{line}", _normalize(item)
+
+
+def _yaml_error(name: str, exc: yaml.YAMLError) -> RegistryFileError:
+    """One line naming the file and line (PyYAML's own message names "<unicode string>")."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{name}:{mark.line + 1}" if mark else name
+    parts = [getattr(exc, "context", None), getattr(exc, "problem", None)]
+    what = "; ".join(str(p) for p in parts if p) or str(exc)
+    return RegistryFileError(f"{where}: not valid YAML: {what}")
 
 
 def _strip_lines(value):
@@ -91,7 +100,9 @@ def _json_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise RegistryFileError(f"{name}: not valid JSON: {exc}") from None
+        raise RegistryFileError(
+            f"{name}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
+        ) from None
     if isinstance(data, dict):
         data = data.get("resources", [data])
     if not isinstance(data, list):

@@ -51,7 +51,7 @@ class SQLiteBackend:
         self.path = path
         self.readonly = readonly
         if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            conn = _connect_readonly(path)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), check_same_thread=False)
@@ -66,6 +66,10 @@ class SQLiteBackend:
     def migrate(self) -> None:
         """Bring the schema up to date (storage/migrations.py)."""
         migrations.apply(self.db)
+
+    def pending_migrations(self) -> list[str]:
+        """Names of the migrations not yet applied (reads only)."""
+        return [m.name for m in migrations.pending(self.db)]
 
     def close(self) -> None:
         self.db.close()
@@ -138,9 +142,10 @@ class SQLiteBackend:
         cursor = self.db.execute(_insert_sql(table, row), list(row.values()))
         return int(cursor.lastrowid or 0)
 
-    def insert_ignore(self, table: str, row: dict[str, Any]) -> None:
-        """Insert ``row`` unless it would violate a uniqueness constraint."""
-        self.db.execute(_insert_sql(table, row, "INSERT OR IGNORE"), list(row.values()))
+    def insert_ignore(self, table: str, row: dict[str, Any]) -> bool:
+        """Insert ``row`` unless it would violate a uniqueness constraint; True if inserted."""
+        sql = _insert_sql(table, row, "INSERT OR IGNORE")
+        return self.db.execute(sql, list(row.values())).rowcount > 0
 
     def upsert(self, table: str, row: dict[str, Any], key: str) -> None:
         """Insert ``row``, or update the columns it names on the row with the same ``key``."""
@@ -177,6 +182,27 @@ class SQLiteBackend:
 
     def listen_requests(self) -> None:
         return None
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that never writes to the file (``mode=ro``).
+
+    A reader of a WAL file needs its ``-wal`` and ``-shm`` files, which it cannot create
+    in a directory it may not write (another user's cache): SQLite then says "attempt to
+    write a readonly database". With no ``-wal`` file, no writer has the file open and
+    everything is in the file itself, so it is read as ``immutable`` (no -shm needed).
+    When a writer has them open, they exist and a reader who may read them reads on.
+    """
+    uri = path.absolute().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "readonly" not in str(exc) or Path(f"{path}-wal").exists():
+            raise
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+    return conn
 
 
 def _insert_sql(table: str, row: dict[str, Any], verb: str = "INSERT") -> str:

@@ -63,7 +63,8 @@ class Store(
 
     ``target`` is a SQLite file path or a ``postgresql://`` URL. Writers open it
     read-write (readers never wait on them) and bring the schema up to date;
-    ``readonly=True`` opens it read-only for serving.
+    ``readonly=True`` opens it read-only, never migrated, for the service and the read
+    commands.
     """
 
     def __init__(
@@ -84,6 +85,10 @@ class Store(
             self.sql.migrate()
             if not self._scalar("SELECT count(*) FROM publications"):
                 self.import_publications(bundled_publications())
+
+    def pending_migrations(self) -> list[str]:
+        """Migrations the schema still lacks: a read-only store works only with none."""
+        return self.sql.pending_migrations()
 
     @property
     def db(self) -> Any:

@@ -6,7 +6,7 @@ import json
 import textwrap
 
 from .ids import short_url
-from .previews import card_preview
+from .previews import card_preview_parts
 from .store import Store
 from .venues import CREDIBILITY_LEVELS
 
@@ -110,12 +110,14 @@ def _page_label(citation: dict) -> str:
 
 
 def render_card(store: Store, resource: dict, width: int = 80) -> str:
-    """The text card: title and type, year/venue/URL, credibility, cited by, preview, ids."""
+    """The text card: title and type, year/venue/URL, credibility, cited by, preview, ids.
+
+    Wrapped to ``width`` columns (a URL or word longer than that is not broken).
+    """
     view = resource_view(store, resource, full_text=True)
-    lines = []
-    title = view["title"] or view["url"]
     badge = f"[{view['type'] or 'web'}]"
-    lines.append(f"{title}{' ' * max(2, width - len(title) - len(badge))}{badge}")
+    title, *lines = _wrap_text(view["title"] or view["url"], width - len(badge) - 2) or [""]
+    lines.insert(0, f"{title}{' ' * max(2, width - len(title) - len(badge))}{badge}")
     head = []
     if view["publishedDate"]:
         head.append(view["publishedDate"][:4])
@@ -143,8 +145,12 @@ def render_card(store: Store, resource: dict, width: int = 80) -> str:
         lines += [" " * len(label) + _page_label(c) for c in cited[1:]]
     lines.append("Cached Content Preview")
     if view["fullText"]:
-        preview = card_preview(view["fullText"], view["contentLength"])
-        lines += ["  " + line if line else "" for line in preview.split("\n")]
+        # Paragraphs wrapped and single-spaced; a blank line before the truncation line.
+        text, note = card_preview_parts(view["fullText"], view["contentLength"])
+        for paragraph in text.split("\n"):
+            lines += _wrap_text(paragraph, width, indent="  ")
+        if note:
+            lines += ["", "  " + note]
     else:
         status = view["fetchStatus"]
         reason = f" ({view['statusReason']})" if view["statusReason"] else ""
@@ -156,3 +162,15 @@ def render_card(store: Store, resource: dict, width: int = 80) -> str:
 def _wrap(text: str, label: str, indent: str, width: int) -> list[str]:
     wrapped = textwrap.wrap(text, width=width - len(indent)) or [""]
     return [label + wrapped[0]] + [indent + w for w in wrapped[1:]]
+
+
+def _wrap_text(text: str, width: int, indent: str = "") -> list[str]:
+    """``text`` in lines of at most ``width`` columns, each after ``indent``; none if blank."""
+    return textwrap.wrap(
+        text,
+        width=max(width, len(indent) + 20),  # a very narrow terminal: still a readable line
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )

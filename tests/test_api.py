@@ -283,12 +283,10 @@ def test_list_filters_and_pagination(client, api_db):
     assert [r["id"] for r in client.get("/api/resources?publication=substack").json()["items"]] == [
         ids["post"]
     ]
-    assert client.get("/api/resources?status=nosuch").json() == {
-        "total": 0,
-        "limit": 50,
-        "offset": 0,
-        "items": [],
-    }
+    nosuch = client.get("/api/resources?status=nosuch")
+    assert_error(nosuch, 400, "validation_error")
+    assert "unknown status 'nosuch': one of pending, ok, unchanged," in nosuch.json()["message"]
+    assert client.get("/api/resources?type=nosuch").json()["items"] == []  # types are open
     assert_error(client.get("/api/resources?limit=201"), 400, "validation_error")
     assert_error(client.get("/api/resources?limit=0"), 400, "validation_error")
     assert_error(client.get("/api/resources?offset=-1"), 400, "validation_error")

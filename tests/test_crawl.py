@@ -213,6 +213,7 @@ def test_private_addresses_are_refused_without_allow_private(mockserver, db_path
 
 
 def test_refetch_registers_unknown_urls_and_prints_the_status(mockserver, db_path):
+    Store(db_path).close()  # refetch registers URLs, but creates no database
     url = mockserver.url("/article/fresh-one")
     done = citecache(db_path, "refetch", url, "--allow-private", "--by", "ed", "--reason", "new")
     status, http_status, printed_url = done.stdout.strip().split("\t")[:3]

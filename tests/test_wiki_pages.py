@@ -136,6 +136,7 @@ def test_scan_command(tmp_path):
     docs.mkdir()
     (docs / "p.md").write_text("---\ntitle: P\nquality: 5\n---\n[a](https://a.example/)\n")
     db = tmp_path / "c.db"
+    Store(db).close()
     result = CliRunner().invoke(pages, ["scan", str(tmp_path), "--db", str(db), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

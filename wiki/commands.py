@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from citecache.context import CONTEXT_SETTINGS, Context, pass_ctx
+from citecache.context import CONTEXT_SETTINGS, Context, db_option, pass_ctx
 
 from .scan import scan_pages
 
@@ -19,16 +19,10 @@ def pages() -> None:
 
 @pages.command()
 @click.argument("directory", type=click.Path(exists=True, path_type=Path))
-@click.option(
-    "--db",
-    envvar="CITECACHE_DB",
-    default=None,
-    metavar="PATH|URL",
-    help="SQLite file or postgresql:// URL (default: citecache --db, env CITECACHE_DB).",
-)
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+@db_option
 @pass_ctx
-def scan(ctx: Context, directory: Path, db: str | None, as_json: bool) -> None:
+def scan(ctx: Context, directory: Path, as_json: bool) -> None:
     """Record which sources each Markdown/MDX page under DIRECTORY cites.
 
     Reads markdown links, footnote definitions and <R id="..."> tags; the page's
@@ -36,9 +30,7 @@ def scan(ctx: Context, directory: Path, db: str | None, as_json: bool) -> None:
     "Cited by" table. New URLs are registered. A re-scan replaces a page's
     citations, so a source removed from a page no longer lists it.
     """
-    if db:
-        ctx = Context(db, ctx.allow_private, ctx.verbose)
-    with ctx.store() as store:
+    with ctx.existing_store() as store:
         report = scan_pages(store, directory)
     for item in report.errors:
         click.echo(f"warning: {item['path']}: {item['error']}", err=True)
