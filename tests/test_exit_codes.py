@@ -121,6 +121,7 @@ def test_a_mirror_mistake_is_refused_before_any_request_and_changes_no_source(
 
 def test_refetch_says_by_its_exit_code_whether_the_fresh_copy_was_obtained(mockserver, db_path):
     fine, gone = mockserver.url("/article/refetch-exit"), mockserver.url("/status/404?exit=3")
+    assert citecache(db_path, "init").returncode == 0  # refetch makes no database itself
     done = citecache(db_path, "refetch", fine, "--allow-private")
     assert done.returncode == 0, done.stderr
     done = citecache(db_path, "refetch", fine, gone, "--allow-private")
