@@ -363,26 +363,47 @@ def run_citecache(tmp: Path, urls_file: Path, n: int, timeout: float, extra: lis
     return result
 
 
-def run_worker(tmp: Path, urls_file: Path, n: int, timeout: float, extra: list[str]) -> Result:
-    """(w): a long-running ``citecache worker`` on a fresh DB, timed from its start until
-    every page is recorded (start-up included, as for the crawl), then stopped."""
-    result = Result("(w) citecache worker")
+def run_worker(
+    tmp: Path, urls_file: Path, n: int, timeout: float, extra: list[str], *, running: bool
+) -> Result:
+    """(w): a long-running ``citecache worker`` on a fresh DB until every page is recorded,
+    then stopped. Timed from its start (start-up included, as for the crawl), or, when
+    ``running``, from the import of the pages into the database of a worker already up
+    (its spider open, its extraction processes started): what a worker that runs for
+    days does with new work."""
+    result = Result("(w) worker, already running" if running else "(w) citecache worker")
     exe = VENV_BIN / "citecache"
-    db = tmp / "worker.db"
+    db = tmp / ("running.db" if running else "worker.db")
     env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1")
+    log = tmp / f"{db.stem}.log"
     try:
-        import_urls(exe, db, urls_file, env, timeout)
-        cmd = [str(exe), "--db", str(db), "worker", "--allow-private", "--json", *extra]
+        if running:
+            subprocess.run([str(exe), "--db", str(db), "init"], check=True, capture_output=True)
+        else:
+            import_urls(exe, db, urls_file, env, timeout)
+        cmd = [str(exe), "-v", "--db", str(db), "worker", "--allow-private", "--json", *extra]
+        if running:  # new work is looked for every 30 s by default: here at once
+            cmd += ["--due-every", "0.5"]
         seen: dict[int, float] = {}
         started = time.perf_counter()
-        with subprocess.Popen(
-            cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        ) as worker:
-            conn = None
+        with (
+            open(log, "w") as stderr,
+            subprocess.Popen(
+                cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
+            ) as worker,
+        ):
+            conn, cpu_before = None, 0.0
+            if running:
+                _wait_until_up(worker, log, timeout)
+                cpu_before = sum(
+                    filter(None, map(_proc_cpu, [worker.pid, *_descendants(worker.pid)]))
+                )
+                started = time.perf_counter()
+                import_urls(exe, db, urls_file, env, timeout)
             while True:
                 if worker.poll() is not None or time.perf_counter() - started > timeout:
                     worker.kill()
-                    raise RuntimeError(f"worker ended or timed out: {worker.stderr.read()[-300:]}")
+                    raise RuntimeError(f"worker ended or timed out: {log.read_text()[-300:]}")
                 for pid in [worker.pid, *_descendants(worker.pid)]:
                     cpu = _proc_cpu(pid)
                     if cpu is not None:
@@ -396,12 +417,26 @@ def run_worker(tmp: Path, urls_file: Path, n: int, timeout: float, extra: list[s
             result.seconds = time.perf_counter() - started
             worker.send_signal(signal.SIGTERM)
             stdout, _ = worker.communicate(timeout=60)
-        result.cpu = sum(seen.values())
+        result.cpu = sum(seen.values()) - cpu_before
         result.pages = n
         result.note = stdout.strip()[:200].replace("\n", " ")
     except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     return result
+
+
+def _wait_until_up(worker: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Until the worker's spider is open and its extraction processes exist (a
+    forkserver and one process per core under it)."""
+    deadline = time.monotonic() + timeout
+    while not (
+        "Spider opened" in log.read_text()
+        and len(_descendants(worker.pid)) >= (os.cpu_count() or 1) + 1
+    ):
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"worker did not come up: {log.read_text()[-300:]}")
+        time.sleep(0.1)
+    time.sleep(1.0)  # the extraction processes' warm-up page (crawler/extract_worker.py)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -498,7 +533,12 @@ def main(argv: list[str] | None = None) -> int:
         if nginx:
             results.append(run_citecache(tmp, urls_file, len(pages), args.timeout, crawl_args))
             if args.worker:
-                results.append(run_worker(tmp, urls_file, len(pages), args.timeout, crawl_args))
+                for running in (False, True):
+                    results.append(
+                        run_worker(
+                            tmp, urls_file, len(pages), args.timeout, crawl_args, running=running
+                        )
+                    )
         else:
             results.append(Result("(b) citecache crawl", error=server_error))
         # the ceiling again, so that load from other work during the run shows as a gap
@@ -520,9 +560,10 @@ def main(argv: list[str] | None = None) -> int:
                           f"{cite.rate / ref.rate:.2f}")  # fmt: skip
 
         by_label = {r.label[:3]: r for r in results if not r.error}
-        worker = by_label.get("(w)")
-        if worker and ceiling.rate:
-            print(f"worker / (c3) citecache extract(): {worker.rate / ceiling.rate:.2f}")
+        for label in ("(w) citecache worker", "(w) worker, already running"):
+            worker = next((r for r in results if r.label == label and not r.error), None)
+            if worker and ceiling.rate:
+                print(f"{label[4:]} / (c3) citecache extract(): {worker.rate / ceiling.rate:.2f}")
         inline, cite = by_label.get("(a)"), by_label.get("(b)")
         if inline and cite and inline.rate:
             print(f"citecache / inline: {cite.rate / inline.rate:.2f}")
