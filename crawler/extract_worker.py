@@ -12,7 +12,9 @@ from __future__ import annotations
 import ctypes
 import os
 import resource
+import signal
 import sys
+from multiprocessing import forkserver
 from typing import NoReturn
 
 from extraction import extract
@@ -72,20 +74,33 @@ def _leave_over_memory_limit() -> NoReturn:
 def _die_with_crawl(crawl_pid: int) -> None:
     """Make this process die when the crawl does, even while busy in C code on a page.
 
-    Its parent is multiprocessing's forkserver, which exits when the crawl does (its
-    pipe from the crawl closes); Linux then sends this process SIGKILL. Elsewhere an
-    idle process still leaves when the pool's pipe closes, a busy one after its page.
+    Its parent is multiprocessing's forkserver, which exits once the write end of its
+    "alive" pipe is closed everywhere. The crawl holds it, but the forkserver hands it
+    to every process it forks as well, so this one closes its copy: the forkserver then
+    exits with the crawl, and Linux sends this process SIGKILL. Elsewhere an idle
+    process still leaves when the pool's pipe closes, a busy one after its page.
     """
+    _close_forkserver_alive_fd()
     if sys.platform != "linux":
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, 9) != 0:  # SIGKILL
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     # The crawl, and so the forkserver, may have died before prctl: no signal would come.
     try:
         os.kill(crawl_pid, 0)
     except ProcessLookupError:
         os._exit(0)
+
+
+def _close_forkserver_alive_fd() -> None:
+    # A private name of multiprocessing.forkserver (3.11 to 3.14): if it is gone, the
+    # forkserver and the busy processes outlive a killed crawl until their pages are done.
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if fd is not None:
+        os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
 def _limit_memory(limit: int) -> None:

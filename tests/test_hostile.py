@@ -3,14 +3,21 @@ names and addresses that lead into the machine itself, and a crawl killed mid-ru
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
 from storage import Store
 
-from .test_crawl import citecache, crawl
+from .test_crawl import ROOT, crawl
 
 NORMAL = ["/article/first", "/article/second", "/article/third"]
 
@@ -66,3 +73,76 @@ def test_a_page_over_the_memory_limit_is_recorded_and_its_process_replaced(mocks
     assert found.pop(tags) == ("extraction_failed", "memory limit: extraction needed over 400 MB")
     assert {outcome for outcome, _ in found.values()} == {"ok"}
     assert summary["stored"] == 4
+
+
+# -- a crawl killed mid-run (crawler/extract_worker.py) --------------------------------
+
+
+def session_processes(session: int) -> dict[int, int]:
+    """pid -> parent pid of the live (not zombie) processes of ``session`` (Linux /proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            # after "pid (name)": state, ppid, pgrp, session, ...
+            state, ppid, _pgrp, sid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:4]
+            if int(sid) == session and state != "Z":
+                found[int(entry.name)] = int(ppid)
+    return found
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def served(mockserver, prefix: str) -> int:
+    with urllib.request.urlopen(mockserver.url(f"/requests?prefix={prefix}"), timeout=5) as r:
+        return len(json.load(r))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; the parent-death signal")
+@pytest.mark.parametrize("command", [["crawl", "--all"], ["worker"]], ids=["crawl", "worker"])
+def test_a_killed_crawl_leaves_no_extraction_process_behind(mockserver, db_path, command):
+    # Pages of some 30 s of extraction each: both processes are busy in C code when the
+    # crawl is killed, the case a pipe they watch could not end.
+    post = urllib.request.Request(mockserver.url("/control/reset"), method="POST")
+    urllib.request.urlopen(post, timeout=5).read()
+    with Store(db_path) as store:
+        for n in range(3):
+            store.register(mockserver.url(f"/pathological/table?mb=8&n={n}"))
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "citecache", "--db", str(db_path), *command, "--allow-private"]
+        + ["-s", "CITECACHE_EXTRACT_WORKERS=2"],
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    session = crawl.pid
+    try:
+
+        def extracting() -> bool:  # the workers: the children of the crawl's forkserver
+            processes = session_processes(session)
+            workers = [pid for pid, ppid in processes.items() if processes.get(ppid) == session]
+            return len(workers) == 2 and served(mockserver, "/pathological/") >= 2
+
+        assert wait_for(extracting, 90), session_processes(session)
+        time.sleep(0.5)  # the pages reach the workers
+        os.kill(crawl.pid, signal.SIGKILL)
+        crawl.wait(10)
+        left = wait_for(lambda: not session_processes(session), 10)
+        assert left, f"still running: {session_processes(session)}"
+    finally:
+        crawl.kill()
+        crawl.wait()
+        for pid in session_processes(session):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
