@@ -143,6 +143,8 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 DNSCACHE_ENABLED = True
+# Connections get only addresses that passed the address check (DNS rebinding).
+TWISTED_DNS_RESOLVER = "crawler.resolver.SafeResolver"
 LOG_LEVEL = os.environ.get("CITECACHE_LOG_LEVEL", "INFO")
 # Retried and redirected requests are not duplicates of ours; every task is fetched once.
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"

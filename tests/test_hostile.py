@@ -17,7 +17,7 @@ import pytest
 
 from storage import Store
 
-from .test_crawl import ROOT, crawl
+from .test_crawl import ROOT, citecache, crawl
 
 NORMAL = ["/article/first", "/article/second", "/article/third"]
 
@@ -73,6 +73,92 @@ def test_a_page_over_the_memory_limit_is_recorded_and_its_process_replaced(mocks
     assert found.pop(tags) == ("extraction_failed", "memory limit: extraction needed over 400 MB")
     assert {outcome for outcome, _ in found.values()} == {"ok"}
     assert summary["stored"] == 4
+
+
+# -- addresses: where the connection gets its own (crawler/resolver.py) ------------------
+
+# Without SafeURLMiddleware's early check (and robots.txt), what the resolver alone keeps.
+WITHOUT_EARLY_CHECK = [
+    "-s",
+    'DOWNLOADER_MIDDLEWARES={"crawler.middlewares.SafeURLMiddleware": null}',
+    "-s",
+    "ROBOTSTXT_OBEY=False",
+]
+
+
+def fetched_paths(mockserver, paths: list[str]) -> list[str]:
+    with urllib.request.urlopen(mockserver.url("/requests"), timeout=5) as r:
+        served = {entry["path"] for entry in json.load(r)}
+    return [path for path in paths if path in served]
+
+
+@pytest.mark.slow
+def test_the_connection_itself_refuses_every_spelling_of_loopback(mockserver, db_path):
+    port = mockserver.base.rsplit(":", 1)[1]
+    hosts = ["localhost", "0177.0.0.1", "0x7f.0.0.1", "127.1", "0.0.0.0", "[::ffff:127.0.0.1]"]
+    urls = {f"http://{host}:{port}/article/loopback-{n}": host for n, host in enumerate(hosts)}
+    with Store(db_path) as store:
+        for url in urls:
+            store.register(url)
+    citecache(db_path, "crawl", "--all", *WITHOUT_EARLY_CHECK)
+    assert fetched_paths(mockserver, [f"/article/loopback-{n}" for n in range(len(hosts))]) == []
+    with Store(db_path) as store:
+        for url in urls:
+            [last, *_] = store.fetch_log(store.get(url)["id"])
+            assert last["outcome"] == "dns_error", (url, last)
+    # --allow-private lets the very same through
+    citecache(db_path, "crawl", "--all", "--allow-private", *WITHOUT_EARLY_CHECK)
+    assert len(fetched_paths(mockserver, [f"/article/loopback-{n}" for n in range(6)])) == 6
+
+
+# A name server that answers a public address for the first look-up of a name under
+# rebind.test and 127.0.0.1 for every later one (DNS rebinding), in the crawl's process.
+REBINDING_CRAWL = """
+import socket, sys
+lookups = {}
+real_getaddrinfo, real_gethostbyname = socket.getaddrinfo, socket.gethostbyname
+
+def answer(host):
+    lookups[host] = lookups.get(host, 0) + 1
+    return "93.184.215.14" if lookups[host] == 1 else "127.0.0.1"
+
+def getaddrinfo(host, port, *args, **kwargs):
+    if not str(host).endswith(".rebind.test"):
+        return real_getaddrinfo(host, port, *args, **kwargs)
+    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer(host), int(port or 0)))]
+
+def gethostbyname(host):
+    return answer(host) if host.endswith(".rebind.test") else real_gethostbyname(host)
+
+socket.getaddrinfo, socket.gethostbyname = getaddrinfo, gethostbyname
+from citecache.cli import cli
+cli()
+"""
+
+
+@pytest.mark.slow
+def test_a_name_that_turns_private_after_the_check_is_not_fetched(mockserver, db_path):
+    port = mockserver.base.rsplit(":", 1)[1]
+    url = f"http://site.rebind.test:{port}/article/rebound"
+    with Store(db_path) as store:
+        resource_id = store.register(url).resource["id"]
+    done = subprocess.run(
+        [sys.executable, "-c", REBINDING_CRAWL, "--db", str(db_path), "crawl", "--all"]
+        + ["-s", "ROBOTSTXT_OBEY=False"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert fetched_paths(mockserver, ["/article/rebound"]) == []
+    with Store(db_path) as store:
+        [last, *_] = store.fetch_log(resource_id)
+    assert last["outcome"] == "dns_error"
+    assert (
+        "no connection to site.rebind.test: refused site.rebind.test: resolves to "
+        "non-public address 127.0.0.1" in done.stderr
+    )
 
 
 # -- a crawl killed mid-run (crawler/extract_worker.py) --------------------------------
