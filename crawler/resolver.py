@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import socket
 
+import idna
 from scrapy.resolver import HostResolution
 from scrapy.utils.datatypes import LocalCache
 from twisted.internet.address import IPv4Address, IPv6Address
@@ -94,7 +95,10 @@ class SafeResolver:
         """The socket addresses (port 0) ``host`` resolves to, all public unless private
         ones are allowed; raises UnsafeURL or one of UNRESOLVABLE. Blocking: it runs in
         the reactor's thread pool."""
-        infos = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)
+        # Twisted hands resolvers an IDNA name in its Unicode form; Python's own codec
+        # (IDNA 2003) would look faß.de up as fass.de, another name.
+        ascii_host = host if host.isascii() else idna.encode(host).decode("ascii")
+        infos = socket.getaddrinfo(ascii_host, 0, type=socket.SOCK_STREAM)
         sockaddrs = list(dict.fromkeys(info[4] for info in infos))
         if not self.allow_private:
             refuse_unsafe(host, [str(sockaddr[0]) for sockaddr in sockaddrs])

@@ -295,6 +295,19 @@ def test_the_resolver_refuses_every_spelling_of_loopback(host):
     assert (address, port) == ("127.0.0.1", 0)
 
 
+def test_the_resolver_looks_an_idna_name_up_by_its_own_spelling(monkeypatch):
+    # Twisted asks for faß.de; Python's IDNA 2003 codec would look up fass.de.
+    asked = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    assert SafeResolver(None).checked_addresses("faß.de") == [("93.184.215.14", 0)]
+    assert asked == ["xn--fa-hia.de"]
+
+
 def test_a_checked_answer_is_handed_over_again_from_the_cache(resolver, monkeypatch):
     # The first look-up of a name runs in the reactor's thread pool: tests/test_hostile.py
     # crawls through it. Its checked answer is kept, and later connections get it, with
