@@ -94,7 +94,7 @@ def _die_with_crawl(crawl_pid: int) -> None:
 
 
 def _close_forkserver_alive_fd() -> None:
-    # A private name of multiprocessing.forkserver (3.11 to 3.14): if it is gone, the
+    # A private name of multiprocessing.forkserver (Python 3.11): should it go, the
     # forkserver and the busy processes outlive a killed crawl until their pages are done.
     server = getattr(forkserver, "_forkserver", None)
     fd = getattr(server, "_forkserver_alive_fd", None)

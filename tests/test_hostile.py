@@ -197,7 +197,7 @@ def served(mockserver, prefix: str) -> int:
 @pytest.mark.parametrize("command", [["crawl", "--all"], ["worker"]], ids=["crawl", "worker"])
 def test_a_killed_crawl_leaves_no_extraction_process_behind(mockserver, db_path, command):
     # Pages of some 30 s of extraction each: both processes are busy in C code when the
-    # crawl is killed, the case a pipe they watch could not end.
+    # crawl is killed, where no Python code of theirs may run to notice.
     post = urllib.request.Request(mockserver.url("/control/reset"), method="POST")
     urllib.request.urlopen(post, timeout=5).read()
     with Store(db_path) as store:
