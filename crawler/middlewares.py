@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
 
-from storage.urlsafety import check_url_safety_async
+from storage.urlsafety import UnresolvableHost, check_url_safety_async
 
 ALLOW_PRIVATE_HINT = " (set CITECACHE_ALLOW_PRIVATE=1 to allow)"
 
@@ -20,6 +20,8 @@ class SafeURLMiddleware:
     into the intranet (server-side request forgery). Off with CITECACHE_ALLOW_PRIVATE.
     A refusal is storage.urlsafety.UnsafeURL, a ValueError: the spider's errback gets it
     like any download error, and Scrapy logs nothing for an error the errback handles.
+    A host that does not resolve fails here, as a DNS error. This is the early check,
+    for a clear reason; crawler/resolver.py checks again what the connection gets.
     """
 
     @classmethod
@@ -29,7 +31,10 @@ class SafeURLMiddleware:
         return cls()
 
     async def process_request(self, request):
-        await check_url_safety_async(request.url, hint=ALLOW_PRIVATE_HINT)
+        try:
+            await check_url_safety_async(request.url, hint=ALLOW_PRIVATE_HINT)
+        except UnresolvableHost as exc:
+            raise CannotResolveHostError(str(exc)) from exc
 
 
 class MirrorMiddleware:

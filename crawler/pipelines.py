@@ -8,10 +8,11 @@ import multiprocessing
 import os
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 
+from pebble import ProcessExpired, ProcessPool
 from scrapy.utils.misc import load_object
 
 from crawler import extract_worker
@@ -26,10 +27,23 @@ class ExtractPipeline:
     """Runs extraction for fetched pages in a pool of processes, one per core by default.
 
     The reactor only ships bytes out and results back. At most ``max_pending`` pages
-    wait on the pool, which bounds memory however fast pages arrive.
+    wait on the pool, which bounds memory however fast pages arrive. A page may take at
+    most ``timeout`` seconds and its process ``memory_mb`` of address space (0: no
+    limit); a page over either is recorded as extraction_failed with the limit it hit,
+    and its process is replaced (pebble's pool: a task of its own can be killed, which
+    concurrent.futures cannot do).
     """
 
-    def __init__(self, workers: int, max_pending: int, stats, *, eager: bool = False):
+    def __init__(
+        self,
+        workers: int,
+        max_pending: int,
+        stats,
+        *,
+        eager: bool = False,
+        timeout: float = 0,
+        memory_mb: int = 0,
+    ):
         self.workers = workers
         self.max_pending = max_pending
         self.stats = stats
@@ -37,34 +51,46 @@ class ExtractPipeline:
         # 304s and failures never pays for it. A long-running worker starts it at once
         # (eager), so that an editor's first request does not wait for it.
         self.eager = eager
-        self.pool: ProcessPoolExecutor | None = None
+        self.timeout = timeout
+        self.memory_mb = memory_mb
+        self.pool: ProcessPool | None = None
         self._slots = asyncio.Semaphore(max_pending)
 
     @classmethod
     def from_crawler(cls, crawler):
-        workers = crawler.settings.getint("CITECACHE_EXTRACT_WORKERS") or os.cpu_count() or 1
-        pending = crawler.settings.getint("CITECACHE_EXTRACT_MAX_PENDING") or 4 * workers
-        eager = crawler.settings.getbool("CITECACHE_EXTRACT_EAGER")
-        return cls(workers, pending, crawler.stats, eager=eager)
+        settings = crawler.settings
+        workers = settings.getint("CITECACHE_EXTRACT_WORKERS") or os.cpu_count() or 1
+        return cls(
+            workers,
+            settings.getint("CITECACHE_EXTRACT_MAX_PENDING") or 4 * workers,
+            crawler.stats,
+            eager=settings.getbool("CITECACHE_EXTRACT_EAGER"),
+            timeout=settings.getfloat("CITECACHE_EXTRACT_TIMEOUT"),
+            memory_mb=settings.getint("CITECACHE_EXTRACT_MEMORY_MB"),
+        )
 
     def open_spider(self):
         if self.eager and self.pool is None:
             self.pool = self._new_pool()
+            self.pool.schedule(extract_worker.warm_up)  # starts the processes now
 
-    def _new_pool(self) -> ProcessPoolExecutor:
+    def _new_pool(self) -> ProcessPool:
         # Forking this process (a running reactor, threads) is not safe; a forkserver
         # is a clean process that imports trafilatura once, then forks the workers from
         # that state, so each worker does not pay the ~1 s import again.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["crawler.extract_worker"])
-        pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        for _ in range(self.workers):
-            pool.submit(extract_worker.warm_up)
-        return pool
+        return ProcessPool(
+            self.workers,
+            initializer=extract_worker.start,
+            initargs=(os.getpid(), self.memory_mb),
+            context=context,
+        )
 
     def close_spider(self):
         if self.pool:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool.close()
+            self.pool.join()
 
     async def process_item(self, item):
         if not isinstance(item, FetchedPage):
@@ -72,30 +98,50 @@ class ExtractPipeline:
         if item.outcome != "fetched":
             return _result(item, outcome=item.outcome)
         async with self._slots:
-            if self.pool is None:
+            if self.pool is None or not self.pool.active:
                 self.pool = self._new_pool()
             started = time.perf_counter()
             try:
-                future = self.pool.submit(
-                    extract_worker.process_page, item.body, item.final_url or item.url
-                )
-                found = await asyncio.wrap_future(future)
-            except BrokenProcessPool:
-                # A page crashed a worker: record it, and carry on with a fresh pool.
-                logger.error("extraction process died on %s; restarting the pool", item.url)
-                self.pool = self._new_pool()
-                return _result(
-                    item, outcome="extraction_failed", error="extraction process crashed"
-                )
-            except Exception as exc:
-                logger.exception("extraction failed on %s", item.url)
-                return _result(
-                    item, outcome="extraction_failed", error=f"extraction error: {exc!r}"[:300]
-                )
+                found = await self._extract(item)
+            except ExtractionFailed as exc:
+                return _result(item, outcome="extraction_failed", error=str(exc))
             finally:
                 item.body = b""
             self.stats.inc_value("citecache/extract/seconds", time.perf_counter() - started)
         return _result(item, found=found)
+
+    async def _extract(self, item: FetchedPage) -> dict:
+        """The worker's findings on ``item``; ExtractionFailed with the reason if none."""
+        assert self.pool is not None
+        url = item.final_url or item.url
+        future = self.pool.schedule(
+            extract_worker.process_page, args=(item.body, url), timeout=self.timeout or None
+        )
+        try:
+            return await asyncio.wrap_future(future)
+        except TimeoutError:
+            logger.warning("extraction of %s took over %g s; process replaced", url, self.timeout)
+            raise ExtractionFailed(f"time limit: extraction took over {self.timeout:g} s") from None
+        except ProcessExpired as exc:
+            if exc.exitcode == extract_worker.MEMORY_LIMIT_EXIT:
+                logger.warning("extraction of %s went over %d MB", url, self.memory_mb)
+                raise ExtractionFailed(
+                    f"memory limit: extraction needed over {self.memory_mb} MB"
+                ) from None
+            logger.error("extraction process died on %s (exit code %s)", url, exc.exitcode)
+            raise ExtractionFailed("extraction process crashed") from None
+        except BrokenProcessPool:
+            logger.error("extraction pool broke on %s; starting a new one", url)
+            self.pool.stop()
+            self.pool = self._new_pool()
+            raise ExtractionFailed("extraction process crashed") from None
+        except Exception as exc:
+            logger.exception("extraction failed on %s", url)
+            raise ExtractionFailed(f"extraction error: {exc!r}"[:300]) from None
+
+
+class ExtractionFailed(Exception):
+    """A page's extraction gave no findings: over a limit, a crashed process, an error."""
 
 
 def _result(

@@ -44,6 +44,14 @@ CITECACHE_EXTRACT_MAX_PENDING = 0
 """Pages handed to extraction and not yet back; 0 means 4 per worker. Bounds memory."""
 CITECACHE_EXTRACT_EAGER = False
 """Start the extraction processes with the crawl, not with its first page (the worker)."""
+CITECACHE_EXTRACT_TIMEOUT = 60.0
+"""Seconds one page's extraction may take (0: no limit); a page over it is recorded as
+extraction_failed ("time limit") and its process replaced. The slowest real pages we
+measured, 5 MB of text or of tables, take 10-25 s."""
+CITECACHE_EXTRACT_MEMORY_MB = 2048
+"""Address space of one extraction process, in MB (0: no limit); a page that takes its
+process near it is recorded as extraction_failed ("memory limit") and the process
+replaced. A 5 MB page of tables peaks near 500 MB."""
 CITECACHE_WRITE_BATCH_SIZE = 50
 """Results stored per SQLite transaction."""
 CITECACHE_WRITE_INTERVAL = 1.0
@@ -141,6 +149,8 @@ COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 DNSCACHE_ENABLED = True
+# Connections get only addresses that passed the address check (DNS rebinding).
+TWISTED_DNS_RESOLVER = "crawler.resolver.SafeResolver"
 LOG_LEVEL = os.environ.get("CITECACHE_LOG_LEVEL", "INFO")
 # Retried and redirected requests are not duplicates of ours; every task is fetched once.
 DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"

@@ -40,6 +40,10 @@ Faults
                                  ?when=body sends headers and half the body first
   GET /big?mb=N                  N MB (default 25, capped at 500) of valid HTML, streamed;
                                  ?chunked=1 omits Content-Length (chunked encoding)
+  GET /pathological/table?mb=N   one table of N MB (default 8, capped at 20): slow to extract
+                                 (seconds per MB)
+  GET /pathological/tags?mb=N    N MB (default 10, capped at 20) of tiny elements: hundreds of
+                                 MB of memory to parse
   GET /gzip-bomb?mb=N            gzip Content-Encoding body inflating to N MB (default 128,
                                  capped at 512); the wire body is about 1/1000 of that
   GET /charset/<case>            cp1252-as-utf8, utf8-as-cp1252, cp1252-undeclared
@@ -74,6 +78,7 @@ PAGES_DIR = Path(__file__).resolve().parent / "pages"
 MAX_DELAY = 30.0
 MAX_BIG_MB = 500
 MAX_BOMB_MB = 512
+MAX_PATHOLOGICAL_MB = 20
 # Saved pages get one fixed Last-Modified, as a static server would give unchanged files.
 PAGES_LAST_MODIFIED = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -283,6 +288,7 @@ class Handler(BaseHTTPRequestHandler):
         ("GET", r"/slow", "slow"),
         ("GET", r"/big", "big"),
         ("GET", r"/gzip-bomb", "bomb"),
+        ("GET", r"/pathological/(?P<shape>table|tags)", "pathological"),
         ("GET", r"/charset/(?P<case>[\w-]+)", "charset"),
         ("GET", r"/files/(?P<name>[\w.-]+)", "files"),
     ]
@@ -563,6 +569,17 @@ class Handler(BaseHTTPRequestHandler):
     def bomb(self) -> None:
         mb = min(max(self.qint("mb", 128), 1), MAX_BOMB_MB)
         self.send_body(200, gzip_bomb(mb), "text/html; charset=utf-8", {"Content-Encoding": "gzip"})
+
+    def pathological(self, shape: str) -> None:
+        # (default MB, repeated unit, the element holding them)
+        default, unit, holder = {
+            "table": (8, "<tr>" + "<td>cell text here</td>" * 50 + "</tr>", "table"),
+            "tags": (10, "<b>a</b>", "div"),
+        }[shape]
+        mb = min(max(self.qint("mb", default), 1), MAX_PATHOLOGICAL_MB)
+        inner = unit * (mb * 1_000_000 // len(unit))
+        body = f"<html><body><{holder}>{inner}</{holder}></body></html>"
+        self.send_body(200, body.encode(), "text/html; charset=utf-8")
 
     def charset(self, case: str) -> None:
         paragraphs = [f"Charset test: {CHARSET_TEXT}"] + filler("character encodings", 3)

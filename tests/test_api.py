@@ -515,6 +515,24 @@ def test_register_rejects_bad_input(client):
     assert_error(bad_json, 400, "validation_error")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://100.100.100.200/latest/meta-data/",  # shared address space: cloud metadata
+        "http://192.0.0.8/",  # IETF protocol assignments
+        "http://[fec0::1]/",  # IPv6 site-local
+        "http://[2002:7f00:1::1]/",  # 6to4 of 127.0.0.1
+        "http://[::ffff:127.0.0.1]/",
+        "http://0177.0.0.1/",  # octal loopback
+    ],
+)
+def test_register_refuses_every_address_that_is_not_global(client, url):
+    body = assert_error(
+        client.post("/api/resources", json={"url": url}, headers=auth()), 400, "unsafe_url"
+    )
+    assert "non-public address" in body["message"]
+
+
 def test_allow_private_lets_loopback_in(api_db):
     path, _ = api_db
     client = Client(create_app(path, api_token=TOKEN, allow_private=True, start_worker=False))

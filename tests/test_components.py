@@ -61,12 +61,19 @@ from crawler.middlewares import (
     TypedMetaRefreshMiddleware,
     TypedRedirectMiddleware,
 )
+from crawler.resolver import SafeResolver
 from crawler.retry import BackoffRetryMiddleware, retry_after_seconds
 from crawler.robots import ForbiddenByRobots, SharedRobotsTxtMiddleware
 from crawler.run import crawl_settings
 from crawler.spiders.resources import ResourcesSpider
 from storage import FetchTask
-from storage.urlsafety import UnsafeURL, check_url_safety, check_url_safety_async
+from storage.urlsafety import (
+    UnresolvableHost,
+    UnsafeURL,
+    check_url_safety,
+    check_url_safety_async,
+    unsafe_address,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUG_SCRIPTS = ROOT / "tests" / "scrapy_bugs"
@@ -193,10 +200,26 @@ REFUSED = {
     "http://169.254.169.254/latest/": "refused 169.254.169.254: resolves to non-public "
     "address 169.254.169.254",
     "https://ssrf.example/x": "refused ssrf.example: resolves to non-public address 127.0.0.1",
+    # Not globally reachable, though neither private nor loopback: shared address space
+    # (a cloud metadata address), IETF protocol assignments, IPv6 site-local.
+    "http://100.100.100.200/latest/meta-data/": "refused 100.100.100.200: resolves to "
+    "non-public address 100.100.100.200",
+    "http://192.0.0.8/": "refused 192.0.0.8: resolves to non-public address 192.0.0.8",
+    "http://[fec0::1]/": "refused fec0::1: resolves to non-public address fec0::1",
+    "http://0.0.0.0:8080/": "refused 0.0.0.0: resolves to non-public address 0.0.0.0",
+    # IPv6 addresses that lead to IPv4 loopback: mapped, 6to4, NAT64, IPv4-compatible.
+    "http://[::ffff:127.0.0.1]/": "refused ::ffff:127.0.0.1: resolves to non-public "
+    "address ::ffff:7f00:1",
+    "http://[2002:7f00:1::1]/": "refused 2002:7f00:1::1: resolves to non-public "
+    "address 2002:7f00:1::1",
+    "http://[64:ff9b::7f00:1]/": "refused 64:ff9b::7f00:1: resolves to non-public "
+    "address 64:ff9b::7f00:1",
+    "http://[::7f00:1]/": "refused ::7f00:1: resolves to non-public address ::7f00:1",
 }
-PASSING = [
+PUBLIC = [
     "https://public.example/page?q=1",
-    "http://does-not-resolve.example/",  # the crawl records the DNS error
+    "http://[2002:5db8:d70e::1]/",  # 6to4 of a public IPv4 address
+    "http://[64:ff9b::5db8:d70e]/",  # NAT64 of one (an IPv6-only network's DNS64)
 ]
 
 
@@ -210,10 +233,92 @@ def test_the_service_and_the_crawl_refuse_alike(resolver, url):
     assert isinstance(sync.value, ValueError)
 
 
-@pytest.mark.parametrize("url", PASSING)
-def test_public_and_unresolvable_hosts_pass(resolver, url):
+@pytest.mark.parametrize("url", PUBLIC)
+def test_public_hosts_pass(resolver, url):
     check_url_safety(url)
     asyncio.run(check_url_safety_async(url))
+
+
+def test_an_unresolvable_host_may_be_registered_but_not_fetched(resolver):
+    url = "http://does-not-resolve.example/"
+    check_url_safety(url)  # a dead citation is still registrable
+    with pytest.raises(UnresolvableHost, match="DNS lookup failed for does-not-resolve.example"):
+        asyncio.run(check_url_safety_async(url))  # the crawl fails closed
+
+
+# Every spelling of loopback the system's own resolver accepts: decimal, octal, hex and
+# short IPv4 forms, and names /etc/hosts points at 127.0.0.1 (no network needed).
+LOOPBACK_SPELLINGS = ["2130706433", "0177.0.0.1", "0x7f.0.0.1", "127.1", "localhost"]
+
+
+@pytest.mark.parametrize("host", LOOPBACK_SPELLINGS)
+def test_every_spelling_of_loopback_is_refused(host):
+    with pytest.raises(UnsafeURL, match=f"refused {host}: resolves to non-public address"):
+        check_url_safety(f"http://{host}:8080/admin")
+
+
+# -- the resolver connections get their addresses from: crawler/resolver.py -------------
+
+
+class Receiver:
+    """A Twisted IResolutionReceiver that keeps what it is told."""
+
+    def __init__(self):
+        self.addresses: list = []
+        self.complete = False
+
+    def resolutionBegan(self, resolution):  # noqa: N802 - Twisted's interface
+        self.name = resolution.name
+
+    def addressResolved(self, address):  # noqa: N802
+        self.addresses.append(address)
+
+    def resolutionComplete(self):  # noqa: N802
+        self.complete = True
+
+
+def test_our_resolver_is_installed_and_reads_its_settings():
+    assert crawler.settings.TWISTED_DNS_RESOLVER == "crawler.resolver.SafeResolver"
+    built = SafeResolver.from_crawler(
+        get_crawler(settings_dict={"CITECACHE_ALLOW_PRIVATE": True, "DNSCACHE_SIZE": 7}), None
+    )
+    assert (built.allow_private, built.cache_size) == (True, 7)
+
+
+@pytest.mark.parametrize("host", [*LOOPBACK_SPELLINGS, socket.gethostname()])
+def test_the_resolver_refuses_every_spelling_of_loopback(host):
+    if host == socket.gethostname() and not unsafe_address(socket.gethostbyname(host)):
+        pytest.skip(f"this machine's name {host} does not point at loopback")
+    with pytest.raises(UnsafeURL, match=f"refused {host}: resolves to non-public address"):
+        SafeResolver(None).checked_addresses(host)
+    [(address, port)] = SafeResolver(None, allow_private=True).checked_addresses(host)
+    assert (address, port) == ("127.0.0.1", 0)
+
+
+def test_the_resolver_looks_an_idna_name_up_by_its_own_spelling(monkeypatch):
+    # Twisted asks for faß.de; Python's IDNA 2003 codec would look up fass.de.
+    asked = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    assert SafeResolver(None).checked_addresses("faß.de") == [("93.184.215.14", 0)]
+    assert asked == ["xn--fa-hia.de"]
+
+
+def test_a_checked_answer_is_handed_over_again_from_the_cache(resolver, monkeypatch):
+    # The first look-up of a name runs in the reactor's thread pool: tests/test_hostile.py
+    # crawls through it. Its checked answer is kept, and later connections get it, with
+    # their own port, without a look-up a name server could answer differently.
+    safe = SafeResolver(None, cache_size=10)
+    safe.cache["public.example"] = safe.checked_addresses("public.example")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: pytest.fail("looked up again"))
+    receiver = Receiver()
+    safe.resolveHostName(receiver, "public.example", 443)
+    assert receiver.complete
+    assert [(a.type, a.host, a.port) for a in receiver.addresses] == [("TCP", "93.184.215.14", 443)]
 
 
 def test_allow_private_still_wants_an_http_url_with_a_host(resolver):
