@@ -18,7 +18,8 @@ throughput, not that of the first worker while the others are still starting (Py
 and Scrapy take seconds each on two busy cores). pages/s is measured on the server:
 pages divided by the time from the first page request's start to the last one's end.
 Prints, per worker count, pages/s, the ceiling the settings allow (requests in flight /
-latency), the ratio to one worker (targets: 2 workers >= 1.8x, 4 workers >= 3.2x),
+latency), the ratio to one worker (targets: 2 workers >= 1.8x, 4 workers >= 3.2x), the
+same over the middle 80% of the answers (the steady state, without ramp-up and tail),
 duplicate fetches, politeness violations (a host with more than 2 requests in flight at
 once), and the CPU per page of the workers (with their extraction processes) and of the
 server.
@@ -98,6 +99,14 @@ def recorded(target: str) -> int:
         return store.sql.scalar("SELECT count(DISTINCT resource_id) FROM fetch_log")
 
 
+def middle_rate(ends: list[float]) -> float:
+    """Pages/s over the middle 80% of the answers: the steady state, without the ramp-up
+    and the tail (the last leases, when fewer hosts than slots have work left)."""
+    ends = sorted(ends)
+    first, last = len(ends) // 10, len(ends) - 1 - len(ends) // 10
+    return (last - first) / (ends[last] - ends[first])
+
+
 def run_fleet(
     target: str,
     workers: int,
@@ -105,6 +114,7 @@ def run_fleet(
     concurrency: int,
     server: subprocess.Popen,
     base: str,
+    extra: dict[str, str],
 ) -> dict:
     empty_database(target)
     get(base + "/control/reset", "POST")
@@ -114,6 +124,7 @@ def run_fleet(
         "DOWNLOAD_DELAY": 0,
         "CITECACHE_HTML_TYPES": "application/x-nothing-is-a-document",
         "CITECACHE_WRITE_INTERVAL": 0.5,
+        **extra,
     }
     args = [arg for name, value in settings.items() for arg in ("-s", f"{name}={value}")]
     logs = [Path(tempfile.gettempdir()) / f"citecache-fleet-bench-{n}.log" for n in range(workers)]
@@ -168,6 +179,7 @@ def run_fleet(
     seconds = max(e for _, e in spans) - min(s for s, _ in spans)
     return {
         "pages_per_s": len(spans) / seconds,
+        "middle_per_s": middle_rate([end for _, end in spans]),
         "seconds": seconds,
         "stored": stored,
         "duplicates": stats["totals"]["duplicates"],
@@ -188,6 +200,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "-s", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+        help="another setting for the workers (as citecache worker -s)",
+    )  # fmt: skip
     args = parser.parse_args()
     counts = [int(n) for n in args.workers.split(",")]
     # A SIGTERM (timeout, Ctrl-C elsewhere) still stops the workers and the server below.
@@ -203,16 +219,20 @@ def main() -> None:
                 f"{Store(target).sql.name}"
             )
             print(f"{'workers':>8} {'pages/s':>9} {'ceiling':>8} {'vs 1':>6} {'target':>7} "
+                  f"{'middle 80%':>10} {'vs 1':>6} "
                   f"{'seconds':>8} {'dupl.':>6} {'viol.':>6} {'in flight':>10} "
                   f"{'cpu/page':>9} {'server':>7}  stored per worker")  # fmt: skip
-            base_rate = None
+            base_rate = base_middle = None
             for n in counts:
-                r = run_fleet(target, n, urls, args.concurrency, server, hosts[0])
+                extra = dict(item.split("=", 1) for item in args.settings)
+                r = run_fleet(target, n, urls, args.concurrency, server, hosts[0], extra)
                 base_rate = base_rate or r["pages_per_s"]
+                base_middle = base_middle or r["middle_per_s"]
                 target_text = f">={TARGETS[n]}" if n in TARGETS else ""
                 ceiling = min(n * args.concurrency, PER_HOST_LIMIT * args.hosts) / args.latency
                 print(f"{n:>8} {r['pages_per_s']:>9.1f} {ceiling:>8.0f} "
                       f"{r['pages_per_s'] / base_rate:>6.2f} {target_text:>7} "
+                      f"{r['middle_per_s']:>10.1f} {r['middle_per_s'] / base_middle:>6.2f} "
                       f"{r['seconds']:>8.1f} {r['duplicates']:>6} {r['violations']:>6} "
                       f"{r['max_in_flight']:>10} {r['workers_cpu_ms']:>6.1f} ms "
                       f"{r['server_cpu_ms']:>4.1f} ms  {r['stored']}")  # fmt: skip

@@ -23,6 +23,7 @@ from scrapy.settings import BaseSettings
 from storage import FetchResult, FetchTask, Store
 from storage.backend import RequestListener
 from storage.health import HealthPolicy
+from storage.leases import HostLease
 from storage.lock import FetchRun
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,10 @@ class TaskSource(Protocol):
     def settled(self, resource_ids: Iterable[str], *, stored: bool = True) -> None:
         """These tasks are over: their results were stored (or, ``stored=False``, never
         will be). A source that claims in rounds stops excluding them."""
+
+    def fetched(self, resource_id: str) -> None:
+        """The task's request is answered (or failed): its host is free of it, though
+        its result is not stored yet. Optional."""
 
     def close(self) -> None: ...
 
@@ -95,6 +100,9 @@ class StoreTaskSource:
     def settled(self, resource_ids: Iterable[str], *, stored: bool = True) -> None:
         pass  # nothing is claimed again in a one-shot run
 
+    def fetched(self, resource_id: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -146,6 +154,7 @@ class ClaimingTaskSource:
         per_host: int = 8,
         lease_seconds: float = 120.0,
         until_idle: bool = False,
+        max_hosts: int = 0,
     ):
         if not run_id:
             raise ValueError("a claiming source needs the run id of its worker (CITECACHE_RUN_ID)")
@@ -155,6 +164,10 @@ class ClaimingTaskSource:
         """With ``leases``, work is claimed by host (storage/leases.py): one worker per host
         across a fleet; the leases are renewed while the worker runs."""
         self.until_idle = until_idle
+        self.max_hosts = max_hosts
+        """With leases: hosts leased at once, at most (0: no bound)."""
+        self._unfetched: dict[str, str] = {}  # leased resource not yet fetched -> its host
+        self._fetching: Counter[str] = Counter()  # leased host -> its tasks not yet fetched
         """End the stream when nothing is due and nothing is in flight (a crawl)."""
         self._next_renewal = 0.0
         self._next_requeue = 0.0  # orphaned requests, looked for every due_interval
@@ -177,11 +190,15 @@ class ClaimingTaskSource:
         # Twice the download slots, plus the results waiting for their write batch: a
         # task settles only once stored, and a full batch must not starve the fetching.
         max_in_flight = 2 * concurrency + settings.getint("CITECACHE_WRITE_BATCH_SIZE")
+        max_hosts = settings.getint("CITECACHE_WORKER_HOSTS")
         if settings.getbool("CITECACHE_WORKER_LEASES"):
-            # Enough hosts leased at once to fill every download slot: a host takes only
-            # CONCURRENT_REQUESTS_PER_DOMAIN requests at a time.
-            hosts = -(-concurrency // max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")))
-            max_in_flight = max(max_in_flight, hosts * per_host)
+            # Enough hosts leased at once to fill every download slot (a host takes only
+            # CONCURRENT_REQUESTS_PER_DOMAIN requests at a time), a quarter more for the
+            # leases near their end, and no more: a host leased and left waiting in this
+            # worker's queue is a host no other worker of the fleet can fetch.
+            per_domain = max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"))
+            max_hosts = max_hosts or -(-5 * concurrency // (4 * per_domain))
+            max_in_flight = max(max_in_flight, max_hosts * per_host)
         return cls(
             settings.get("CITECACHE_DB"),
             run_id=settings.get("CITECACHE_RUN_ID") or "",
@@ -194,6 +211,7 @@ class ClaimingTaskSource:
             per_host=per_host,
             lease_seconds=settings.getfloat("CITECACHE_WORKER_LEASE_SECONDS"),
             until_idle=settings.getbool("CITECACHE_WORKER_UNTIL_IDLE"),
+            max_hosts=max_hosts,
         )
 
     # ---- the stream ---------------------------------------------------------------
@@ -241,10 +259,20 @@ class ClaimingTaskSource:
         if self.leases:
             # Claims by host are cheap (an index on the hosts' due time) and a released
             # host rests only a moment: look at every round while there is room.
-            if room <= 0:
+            # Hosts whose tasks are all fetched do not count: their results are only
+            # waiting to be stored, which ends their lease.
+            free_hosts = self.max_hosts - len(self._fetching) if self.max_hosts else room
+            if room <= 0 or free_hosts <= 0:
                 return []
             per_host = min(self.per_host, room)
-            return await self._call(self._claim_hosts, max(1, room // per_host), per_host)
+            hosts = min(free_hosts, max(1, room // per_host))
+            leases = await self._call(self._claim_hosts, hosts, per_host)
+            for lease in leases:
+                for task in lease.tasks:
+                    if task.resource_id not in self._unfetched:
+                        self._unfetched[task.resource_id] = lease.host
+                        self._fetching[lease.host] += 1
+            return [task for lease in leases for task in lease.tasks]
         # Due work in whole batches (one write transaction each), not one per result.
         if room >= self.batch and time.monotonic() >= self._next_due_look:
             # copied here: the sets change on this thread while the claim runs on its own
@@ -269,19 +297,34 @@ class ClaimingTaskSource:
             if self.in_flight[resource_id] > 1:
                 self.in_flight[resource_id] -= 1
             else:
-                self.in_flight.pop(resource_id, None)
-                self._claimed_at.pop(resource_id, None)
+                self._forget(resource_id)
             if not stored:
                 self._cooling[resource_id] = now + self.COOL_DOWN_SECONDS
         if self._settled is not None:
             self._settled.set()
+
+    def fetched(self, resource_id: str) -> None:
+        host = self._unfetched.pop(resource_id, None)
+        if host is not None:
+            self._fetching[host] -= 1
+            if self._fetching[host] <= 0:
+                del self._fetching[host]
+            if self._settled is not None:  # room for another host
+                self._settled.set()
+
+    def _forget(self, resource_id: str) -> None:
+        """The task of ``resource_id`` is settled: it frees its place (and its host's, if
+        it was never fetched)."""
+        self.in_flight.pop(resource_id, None)
+        self._claimed_at.pop(resource_id, None)
+        self.fetched(resource_id)
 
     def _forget_stale(self) -> None:
         now = time.monotonic()
         for resource_id, since in list(self._claimed_at.items()):
             if now - since > self.STALE_SECONDS:
                 logger.warning("no result for %s after %.0f s: forgotten", resource_id, now - since)
-                del self.in_flight[resource_id], self._claimed_at[resource_id]
+                self._forget(resource_id)
         for resource_id, until in list(self._cooling.items()):
             if now >= until:
                 del self._cooling[resource_id]
@@ -330,12 +373,11 @@ class ClaimingTaskSource:
 
         threading.Thread(target=listen, name="citecache-listen", daemon=True).start()
 
-    def _claim_hosts(self, hosts: int, per_host: int) -> list[FetchTask]:
+    def _claim_hosts(self, hosts: int, per_host: int) -> list[HostLease]:
         self._requeue_orphans()
-        leases = self._open().claim_hosts(
+        return self._open().claim_hosts(
             self.run_id, hosts=hosts, per_host=per_host, lease_seconds=self.lease_seconds
         )
-        return [task for lease in leases for task in lease.tasks]
 
     def _waiting(self) -> int:
         return self._open().hosts_waiting() if self.leases else 0

@@ -89,6 +89,10 @@ CITECACHE_WORKER_LEASES = False
 per host at a time; on by default for PostgreSQL (the worker command decides)."""
 CITECACHE_WORKER_PER_HOST = 8
 """With leases: resources of one host claimed per lease."""
+CITECACHE_WORKER_HOSTS = 0
+"""With leases: hosts a worker leases at once, at most; 0: enough to fill every download
+slot and a quarter more (CONCURRENT_REQUESTS / CONCURRENT_REQUESTS_PER_DOMAIN x 1.25).
+More would leave hosts waiting in one worker's queue that others could fetch."""
 CITECACHE_WORKER_LEASE_SECONDS = 120.0
 """With leases: how long a lease lasts unless renewed (renewed every third of it). A
 worker that dies loses its hosts this long."""

@@ -308,6 +308,43 @@ def test_the_claiming_source_bounds_its_tasks_in_flight_and_never_claims_them_tw
         assert store.request(request_id)["claimed_by"] == "w-1"
 
 
+def test_a_leasing_source_holds_no_more_hosts_than_it_can_fetch(db_path):
+    """Hosts leased and left waiting in one worker's queue are hosts the rest of the fleet
+    cannot fetch: at most ``max_hosts`` hosts with tasks not yet fetched."""
+    with Store(db_path) as store:
+        for host in range(4):
+            for page in range(2):
+                store.register(f"https://h{host}.example.org/{page}")
+    source = ClaimingTaskSource(
+        str(db_path), run_id="w-4", leases=True, per_host=2, max_hosts=2, idle=0.05
+    )
+
+    def hosts(tasks) -> set[str]:
+        return {t.url.split("/")[2] for t in tasks}
+
+    async def go():
+        stream = source.stream()
+        first = await anext(stream)
+        assert len(hosts(first)) == 2 and len(first) == 4  # room for 8 tasks, not for hosts
+        waiting = asyncio.ensure_future(anext(stream))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        # One host's tasks answered (their results not stored yet): room for one host more.
+        done_host = sorted(hosts(first))[0]
+        for task in first:
+            if hosts([task]) == {done_host}:
+                source.fetched(task.resource_id)
+        more = await asyncio.wait_for(waiting, 5)
+        assert len(hosts(more)) == 1 and not hosts(more) & hosts(first)
+        await stream.aclose()
+
+    with FetchRun(db_path, "w-4"):
+        try:
+            asyncio.run(go())
+        finally:
+            source.close()
+
+
 def test_the_claiming_source_ends_at_its_deadline(db_path):
     with Store(db_path):
         pass

@@ -156,6 +156,10 @@ class ResourcesSpider(scrapy.Spider):
         yield page
 
     def _page(self, task: FetchTask, meta: dict, *, outcome: str) -> FetchedPage:
+        # (an optional hook: sources written for earlier versions may not have it)
+        fetched = getattr(self.source, "fetched", None)
+        if fetched is not None:
+            fetched(task.resource_id)
         sent_at = meta.get("sent_at", time.time())
         latency = meta.get("download_latency")
         return FetchedPage(
