@@ -63,3 +63,27 @@ def test_every_command_has_help_and_the_readme_shows_it():
         assert (command.help or "").strip(), f"{path} has no help text"
         top = " ".join(path.split()[:2])
         assert top in readme, f"{top} is not in the README"
+
+
+def test_make_install_puts_citecache_on_the_path(tmp_path):
+    """The README's Quick start: after `make install`, `citecache` runs from PREFIX/bin
+    without the venv activated."""
+    import os
+    import shutil
+    import subprocess
+
+    make = shutil.which("make")
+    assert make, "make is needed by the Quick start"
+    subprocess.run(
+        [make, "-C", str(ROOT), "install", f"PREFIX={tmp_path}"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    env["PATH"] = f"{tmp_path / 'bin'}:/usr/bin:/bin"
+    done = subprocess.run(
+        ["citecache", "--version"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "citecache" in done.stdout
