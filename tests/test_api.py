@@ -882,6 +882,9 @@ def serve_command(db: str, *args: str) -> list[str]:
 
 
 def test_serve_on_a_busy_port_says_so_in_one_line_before_serving(tmp_path):
+    with Store(str(tmp_path / "c.db")) as store:  # serve makes no database of its own
+        store.register("https://example.org/kept")
+    before = (tmp_path / "c.db").read_bytes()
     with socket.socket() as held:
         held.bind(("127.0.0.1", 0))
         held.listen()
@@ -897,7 +900,7 @@ def test_serve_on_a_busy_port_says_so_in_one_line_before_serving(tmp_path):
         f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
     assert out.stdout == ""
-    assert not (tmp_path / "c.db").exists()  # nothing was done before the bind failed
+    assert (tmp_path / "c.db").read_bytes() == before  # nothing was done before the bind
 
 
 class Lines:
@@ -923,6 +926,7 @@ class Lines:
 
 def test_serve_access_log_one_line_per_request_without_secrets(tmp_path):
     secret = "sekrit-token-42"
+    Store(str(tmp_path / "c.db")).close()  # serve makes no database of its own
     command = serve_command(str(tmp_path / "c.db"), "--port", "0", "--access-log")
     env = {**os.environ, "CITECACHE_API_TOKEN": secret}
     with subprocess.Popen(command, stdout=PIPE, stderr=PIPE, text=True, env=env) as proc:
