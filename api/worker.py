@@ -206,8 +206,10 @@ class RefetchWorker:
             backoff = min(backoff * 2, most)
 
     def _citecache(self, *args: str) -> list[str]:
-        """``python -m citecache --db DB ARGS... [--allow-private]``."""
-        cmd = [self.python, "-m", "citecache", "--db", self.db_path, *args]
+        """``python -m citecache ARGS... [--allow-private]``; the database goes in the
+        environment (CITECACHE_DB, see _spawn), not on the command line, where anyone on
+        the machine could read a PostgreSQL password in ``ps``."""
+        cmd = [self.python, "-m", "citecache", *args]
         if self.allow_private:
             cmd.append("--allow-private")
         return cmd
@@ -224,7 +226,7 @@ class RefetchWorker:
             self.last_run_at = iso(utc_now())
             proc = subprocess.Popen(
                 cmd,
-                env={**os.environ, "CITECACHE_RUN_ID": run_id},
+                env={**os.environ, "CITECACHE_RUN_ID": run_id, "CITECACHE_DB": self.db_path},
                 stdin=subprocess.DEVNULL,
                 text=True,
                 **kwargs,

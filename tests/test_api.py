@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from subprocess import PIPE
 
 import httpx
@@ -798,6 +799,27 @@ def test_a_worker_that_dies_fails_its_requests_and_one_killed_at_stop_requeues_t
     assert "killed" in deaf.status()["lastError"]
 
 
+def test_the_services_worker_has_its_database_in_its_environment_not_on_its_command_line(
+    api_db,
+):
+    """Anyone on the machine can read a command line (``ps``): a PostgreSQL URL with its
+    password must not be on it."""
+    path, ids = api_db
+    worker = FakeCrawlWorker(path, poll_seconds=0.1)  # the real `citecache worker`
+    worker.start()
+    try:
+        assert wait_for(lambda: worker.pid is not None, timeout=60)
+        raw = Path(f"/proc/{worker.pid}/cmdline").read_bytes()
+        cmdline = raw.replace(b"\0", b" ").decode()
+        assert "citecache worker" in cmdline
+        assert path not in cmdline
+        with Store(path) as store:  # and it works on that database all the same
+            request_id = store.request_refetch(ids["post"])
+        assert wait_for(lambda: request_status(path, request_id) in ("done", "failed"), 60)
+    finally:
+        worker.stop()
+
+
 def test_while_another_process_holds_the_crawl_lock_requests_run_one_shot(api_db, monkeypatch):
     path, ids = api_db
     monkeypatch.setattr("api.worker.LOCK_RETRY_SECONDS", 0.5)
@@ -827,12 +849,11 @@ def test_while_another_process_holds_the_crawl_lock_requests_run_one_shot(api_db
 def test_worker_commands_run_the_cli(tmp_path):
     worker = RefetchWorker(tmp_path / "x.db", allow_private=True)
     db = str(tmp_path / "x.db")
+    # the database travels in CITECACHE_DB: a password in a URL is not for `ps`
     assert worker.worker_command() == [
         sys.executable,
         "-m",
         "citecache",
-        "--db",
-        db,
         "worker",
         "--max-runtime",
         "1d",
@@ -840,7 +861,8 @@ def test_worker_commands_run_the_cli(tmp_path):
     ]
     cmd = worker.oneshot_command()
     assert cmd[:3] == [sys.executable, "-m", "citecache"]
-    assert cmd[3:] == ["--db", db, "crawl", "--requests", "--limit", "50", "--allow-private"]
+    assert cmd[3:] == ["crawl", "--requests", "--limit", "50", "--allow-private"]
+    assert db not in " ".join(worker.worker_command() + cmd)
     # the module entry point exists and answers --help
     out = subprocess.run(cmd[:3] + ["worker", "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and "--batch" in out.stdout
