@@ -27,7 +27,8 @@ from .results import FetchTask
 from .schedule import task_for
 
 # ``hosts.next_due_at`` sorts hosts as a crawl takes work: editors' requests first, then
-# sources never fetched, then the most overdue (ISO timestamps start with 1 or 2).
+# sources never fetched, then the most overdue (ISO timestamps start with 1 or 2). Hosts
+# due alike take turns: fewest leases (lowest token) first (index hosts_due, m009).
 DUE_REQUESTED = ""
 """A host with an editor's request waiting."""
 DUE_NEW = "0"
@@ -61,7 +62,7 @@ class HostLeases(StoreBase):
             "SELECT host, lease_token FROM hosts WHERE next_due_at <= ? "
             "AND (lease_until IS NULL OR lease_until < ?) "
             "AND (next_allowed_at IS NULL OR next_allowed_at <= ?) "
-            "ORDER BY next_due_at, host LIMIT ?"
+            "ORDER BY next_due_at, lease_token, host LIMIT ?"
         )
         params = [iso(now), iso(now), iso_ms(now), int(hosts)]
         # Idle workers ask often: a plain read first, so that nothing to claim costs no

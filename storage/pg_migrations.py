@@ -351,6 +351,13 @@ def m008_hosts(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CREATE INDEX refetch_requests_resource ON refetch_requests(resource_id)")
 
 
+@migration
+def m009_hosts_by_turn(conn: psycopg.Connection[Any]) -> None:
+    # Hosts due at the same moment take turns; see storage/migrations.py.
+    conn.execute("DROP INDEX hosts_due")
+    conn.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
+
+
 def applied(conn: psycopg.Connection[Any]) -> list[str]:
     """Names of the migrations applied to the database, in the order they were applied."""
     cursor = conn.cursor(row_factory=tuple_row)

@@ -98,6 +98,20 @@ def test_a_rest_shorter_than_a_second_is_kept_to_the_millisecond(store, monkeypa
         assert bool(store.claim_hosts("run-2")) is claimable, offset
 
 
+def test_hosts_due_alike_take_turns(store):
+    """All new, so due alike: a host leased once waits for the others' turn, whatever
+    its name (by name alone, a.example came back first and b.example waited)."""
+    store.policy.host_delay = 0
+    register(store, "a.example", 3)
+    register(store, "b.example", 3)
+    order = []
+    for _ in range(4):
+        (lease,) = store.claim_hosts("run-1", hosts=1, per_host=1)
+        order.append(lease.host)
+        store.record_results([result(t) for t in lease.tasks])
+    assert order == ["a.example", "b.example", "a.example", "b.example"]
+
+
 def test_editor_requests_come_first(store):
     register(store, "a.example", 3)
     (b,) = register(store, "b.example", 1)
