@@ -288,6 +288,14 @@ def _proc_cpu(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _sample_tree(pid: int, seen: dict[int, float]) -> None:
+    """Record the CPU so far of ``pid`` and of every descendant alive now in ``seen``."""
+    for each in [pid, *_descendants(pid)]:
+        cpu = _proc_cpu(each)
+        if cpu is not None:
+            seen[each] = cpu
+
+
 def _descendants(pid: int) -> list[int]:
     found, todo = [], [pid]
     while todo:
@@ -317,10 +325,7 @@ def run_sampling_cpu(cmd: list[str], env: dict, timeout: float):
             if time.monotonic() > deadline:
                 proc.kill()
                 raise TimeoutError(f"crawl ran longer than {timeout} s")
-            for pid in [proc.pid, *_descendants(proc.pid)]:
-                cpu = _proc_cpu(pid)
-                if cpu is not None:
-                    seen[pid] = cpu
+            _sample_tree(proc.pid, seen)
             time.sleep(0.1)
         stdout, stderr = proc.communicate()
     done = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
@@ -395,19 +400,15 @@ def run_worker(
             conn, cpu_before = None, 0.0
             if running:
                 _wait_until_up(worker, log, timeout)
-                cpu_before = sum(
-                    filter(None, map(_proc_cpu, [worker.pid, *_descendants(worker.pid)]))
-                )
+                _sample_tree(worker.pid, seen)
+                cpu_before = sum(seen.values())  # start-up, left out of the figure
                 started = time.perf_counter()
                 import_urls(exe, db, urls_file, env, timeout)
             while True:
                 if worker.poll() is not None or time.perf_counter() - started > timeout:
                     worker.kill()
                     raise RuntimeError(f"worker ended or timed out: {log.read_text()[-300:]}")
-                for pid in [worker.pid, *_descendants(worker.pid)]:
-                    cpu = _proc_cpu(pid)
-                    if cpu is not None:
-                        seen[pid] = cpu
+                _sample_tree(worker.pid, seen)
                 if conn is None and db.exists():
                     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
                 done = conn.execute("SELECT count(*) FROM fetch_log").fetchone()[0] if conn else 0

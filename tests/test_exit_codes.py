@@ -4,15 +4,14 @@ that cannot run says why in one line and changes nothing."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from storage import Store
+from tests.test_crawl import server_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
@@ -34,11 +33,6 @@ def one_line_error(done: subprocess.CompletedProcess) -> str:
     lines = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     assert len(lines) == 1, done.stderr
     return lines[0]
-
-
-def server_paths(mockserver, prefix: str) -> list[str]:
-    with urllib.request.urlopen(mockserver.url(f"/requests?prefix={prefix}"), timeout=5) as r:
-        return [entry["path"] for entry in json.load(r)]
 
 
 @pytest.fixture
