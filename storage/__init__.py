@@ -4,6 +4,7 @@
 """
 
 from .clock import iso, parse_iso, utc_now
+from .content import ContentUpsert
 from .errors import NotFoundError, StoreError
 from .ids import InvalidURL, resource_id, url_key
 from .previews import PREVIEW_MAX_CHARS, card_preview, content_hash, size_kb, stored_preview
@@ -14,6 +15,7 @@ from .store import DEFAULT_DB_PATH, Store
 from .venues import InvalidVenue
 
 __all__ = [
+    "ContentUpsert",
     "DEFAULT_DB_PATH",
     "PREVIEW_MAX_CHARS",
     "FetchResult",

@@ -363,3 +363,21 @@ def m009_hosts_by_turn(db: Database) -> None:
     # were left for the end of a crawl, when few hosts remain to fill the workers.
     db.execute("DROP INDEX hosts_due")
     db.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
+
+
+@migrations()
+def m010_content_listing(db: Database) -> None:
+    # The wiki's content listing (storage/content.py): the current snapshot's length on
+    # the resource, so that a page of 5,000 entries never reads a snapshot row (SQLite
+    # stores content_length after full_text: reading it walks the text's overflow
+    # pages), and its order, newest attempt first, from an index.
+    db.execute("ALTER TABLE resources ADD COLUMN content_length INTEGER")
+    db.execute(BACKFILL_CONTENT_LENGTH)
+    db.execute("CREATE INDEX resources_attempted ON resources(last_attempt_at, id)")
+
+
+BACKFILL_CONTENT_LENGTH = (
+    "UPDATE resources SET content_length = (SELECT s.content_length FROM snapshots s "
+    "WHERE s.id = resources.current_snapshot_id) WHERE current_snapshot_id IS NOT NULL"
+)
+"""m010's backfill, the same statement in both engines."""

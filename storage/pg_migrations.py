@@ -24,6 +24,7 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from .clock import iso, utc_now
+from .migrations import BACKFILL_CONTENT_LENGTH
 
 TEXT = 'TEXT COLLATE "C"'
 """SQLite's TEXT: compared byte for byte (UTF-8), not by the cluster's locale."""
@@ -356,6 +357,14 @@ def m009_hosts_by_turn(conn: psycopg.Connection[Any]) -> None:
     # Hosts due at the same moment take turns; see storage/migrations.py.
     conn.execute("DROP INDEX hosts_due")
     conn.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
+
+
+@migration
+def m010_content_listing(conn: psycopg.Connection[Any]) -> None:
+    # The wiki's content listing without reading snapshots; see storage/migrations.py.
+    conn.execute("ALTER TABLE resources ADD COLUMN content_length BIGINT")
+    conn.execute(BACKFILL_CONTENT_LENGTH)
+    conn.execute("CREATE INDEX resources_attempted ON resources(last_attempt_at, id)")
 
 
 def applied(conn: psycopg.Connection[Any]) -> list[str]:

@@ -7,7 +7,8 @@ import re
 import unicodedata
 
 PREVIEW_MAX_CHARS = 51_200
-"""Default size of the stored preview (50 KB of characters), as the wiki stores it."""
+"""Default size of the stored preview, as the wiki stores it: 51,200 UTF-16 code units
+(JavaScript's string length, which the wiki's schema checks: an emoji counts 2)."""
 
 CARD_PREVIEW_CHARS = 3_000
 """How much of the text a rendered card shows."""
@@ -43,8 +44,22 @@ def truncate_at_word(text: str, max_chars: int) -> str:
     return head if head else cut
 
 
-def stored_preview(text: str, max_chars: int = PREVIEW_MAX_CHARS) -> str:
-    return truncate_at_word(text, max_chars)
+def utf16_length(text: str) -> int:
+    """The length JavaScript gives ``text``: UTF-16 code units (an emoji counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def utf16_fit(text: str, max_units: int) -> int:
+    """How many characters of ``text``, from its start, fit in ``max_units`` code units."""
+    if len(text) * 2 <= max_units or utf16_length(text) <= max_units:
+        return len(text)
+    # errors="ignore" drops the half of a surrogate pair the cut split.
+    return len(text.encode("utf-16-le")[: max_units * 2].decode("utf-16-le", errors="ignore"))
+
+
+def stored_preview(text: str, max_units: int = PREVIEW_MAX_CHARS) -> str:
+    """``text`` cut at a word boundary to at most ``max_units`` UTF-16 code units."""
+    return truncate_at_word(text, utf16_fit(text, max_units))
 
 
 def size_kb(content_length: int) -> int:

@@ -104,9 +104,11 @@ class Recording(StoreBase):
             # page a source now redirects to elsewhere is kept only when there is nothing
             # better: flagged, never silently taken for the article.
             if result.outcome == "ok" or not current:
-                snapshot_id, is_new = self._upsert_snapshot(result, digest, text)
+                snapshot_id, is_new, length = self._upsert_snapshot(result, digest, text)
                 if snapshot_id != current:
-                    update.update(content_hash=digest, current_snapshot_id=snapshot_id)
+                    update.update(
+                        content_hash=digest, current_snapshot_id=snapshot_id, content_length=length
+                    )
                 if result.outcome == "ok" and not is_new and resource["content_hash"] == digest:
                     status = "unchanged"
             if result.canonical_url:
@@ -168,14 +170,17 @@ class Recording(StoreBase):
     def _seen_again(self, snapshot_id: int, at: str) -> None:
         self.sql.execute("UPDATE snapshots SET last_seen_at = ? WHERE id = ?", [at, snapshot_id])
 
-    def _upsert_snapshot(self, result: FetchResult, digest: str, text: str) -> tuple[int, bool]:
+    def _upsert_snapshot(
+        self, result: FetchResult, digest: str, text: str
+    ) -> tuple[int, bool, int]:
+        """The snapshot of this content (id, whether new, its length), added if new."""
         existing = self._row(
-            "SELECT id FROM snapshots WHERE resource_id = ? AND content_hash = ?",
+            "SELECT id, content_length FROM snapshots WHERE resource_id = ? AND content_hash = ?",
             [result.resource_id, digest],
         )
         if existing:
             self._seen_again(existing["id"], result.started_at)
-            return existing["id"], False
+            return existing["id"], False, existing["content_length"]
         snapshot_id = self.sql.insert(
             "snapshots",
             {
@@ -186,7 +191,7 @@ class Recording(StoreBase):
                 "title": result.title,
                 "full_text": text,
                 "content_length": len(text),
-                "preview": stored_preview(text, self.preview_max_chars),
+                "preview": result.preview or stored_preview(text, self.preview_max_chars),
                 "metadata": json.dumps(result.metadata, ensure_ascii=False, default=str),
                 "fetch_method": result.fetch_method,
                 "http_status": result.http_status,
@@ -194,4 +199,4 @@ class Recording(StoreBase):
                 "final_url": result.final_url,
             },
         )
-        return snapshot_id, True
+        return snapshot_id, True, len(text)

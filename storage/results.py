@@ -43,6 +43,8 @@ class FetchResult:
     text: str | None = None
     """Extracted main text, when there is some."""
     title: str | None = None
+    preview: str | None = None
+    """The sender's own preview of ``text`` (an upsert); else the store cuts one."""
     metadata: dict = field(default_factory=dict)
     content_hash: str | None = None
     """Hash of ``text`` (storage.previews.content_hash); computed by the store when None."""

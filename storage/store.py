@@ -13,6 +13,7 @@
 ``storage.reads``         snapshots, history, filtered listings, counts
 ``storage.search``        full-text search
 ``storage.reports``       figures for the service's dashboards
+``storage.content``       the wiki's view: one content row per source, and upserts
 ========================  ==========================================================
 
 The database engine is a backend (``storage.backend``): ``storage.sqlite`` holds
@@ -29,6 +30,7 @@ from typing import Any
 
 from .backend import open_backend, redact
 from .citations import Citations
+from .content import Content
 from .health import HealthPolicy
 from .leases import HostLeases
 from .previews import PREVIEW_MAX_CHARS
@@ -58,6 +60,7 @@ class Store(
     Search,
     Reads,
     Reports,
+    Content,
 ):
     """Owns the connection and exposes the cache's verbs.
 
