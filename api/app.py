@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader
 from citecache import __version__
 from storage import Store
 
-from . import display, errors, routes_api, routes_pages
+from . import display, errors, routes_api, routes_citations, routes_pages
 from . import worker as worker_module
 from .accesslog import AccessLog
 from .deps import Settings
@@ -96,6 +96,7 @@ def create_app(
     app.state.settings = conf
     app.state.templates = templates()
     errors.install(app)
+    app.include_router(routes_citations.router)
     app.include_router(routes_api.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -104,6 +104,11 @@ def require_write(request: Request, given: str | None = None) -> str:
     return given
 
 
+def writer_only(request: Request) -> None:
+    """A route dependency: the caller must hold the write token."""
+    require_write(request)
+
+
 def take_refetch_slot(request: Request, token: str) -> None:
     wait = settings(request).limiter.take(token)
     if wait:

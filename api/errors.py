@@ -98,6 +98,8 @@ def install(app) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
         # 400, not FastAPI's 422: the wiki's client expects 400 for a bad query.
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            return error_response(request, 400, "invalid_json", "the body is not valid JSON")
         return error_response(request, 400, "validation_error", _validation_message(exc))
 
     @app.exception_handler(Exception)

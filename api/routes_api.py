@@ -41,7 +41,8 @@ def _get(store: Store, ref: str) -> dict:
     return row
 
 
-def _valid_url(url: str | None) -> str:
+def valid_url(url: str | None) -> str:
+    """``url`` checked (absolute http or https); 400 validation_error otherwise."""
     if url is None or not url.strip():
         raise APIError(400, "validation_error", "url is required")
     try:
@@ -50,19 +51,9 @@ def _valid_url(url: str | None) -> str:
         raise APIError(400, "validation_error", f"invalid url: {exc}") from None
 
 
-@router.get("/citations/content", summary="Cached content of a URL (the wiki's shape)")
-def citation_content(store: ReadStore, url: str | None = None) -> dict:
-    url = _valid_url(url)
-    resource = store.find_by_url(url)
-    body = serialize.citation_content(store, url, resource) if resource else None
-    if body is None:
-        raise APIError(404, "not_found", f"No content for url: {url}")
-    return body
-
-
 @router.get("/resources/lookup", summary="Find a resource by URL (exact, then variants)")
 def lookup(store: ReadStore, url: str | None = None) -> dict:
-    url = _valid_url(url)
+    url = valid_url(url)
     resource = store.find_by_url(url)
     if resource is None:
         raise APIError(404, "not_found", f"No resource for url: {url}")
@@ -188,7 +179,7 @@ def _registration_args(item) -> tuple[str, dict, list[str]]:
 def _checked(item, allow_private: bool) -> tuple[str, dict, list[str]]:
     """A registration's arguments once valid and safe; the address check may wait on DNS."""
     url, fields, cited_by = _registration_args(item)
-    url = _valid_url(url)
+    url = valid_url(url)
     _check_safe(url, allow_private)
     return url, fields, cited_by
 

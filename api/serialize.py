@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
+from datetime import UTC, datetime
 
 from storage import Store
+from storage.previews import PREVIEW_MAX_CHARS, stored_preview
 from storage.views import resource_view
 
 _NAIVE_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$")
@@ -19,6 +22,22 @@ def zulu(value):
     if _NAIVE_ISO.match(value):
         return value + "Z"
     return value
+
+
+def js_time(value: str | None) -> str | None:
+    """A stored timestamp as JavaScript's ``Date.toISOString()`` writes it:
+    ``2026-01-17T09:22:15.000Z`` (the wiki's endpoints)."""
+    if not value:
+        return value
+    moment = datetime.fromisoformat(zulu(value).replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def js_times(data: dict) -> dict:
+    """``js_time`` applied to the ``...At`` keys of a flat body."""
+    return {k: js_time(v) if k.endswith("At") else v for k, v in data.items()}
 
 
 def zulu_all(data):
@@ -78,7 +97,7 @@ def citation_content(store: Store, url: str, resource: dict) -> dict | None:
         return None
     if snapshot is None:
         # Attempted but never any content (dead link, blocked): the fetch facts, no text.
-        return zulu_all(
+        return js_times(
             {
                 "url": url,
                 "resourceId": resource["id"],
@@ -95,7 +114,7 @@ def citation_content(store: Store, url: str, resource: dict) -> dict | None:
                 "updatedAt": resource["updated_at"],
             }
         )
-    return zulu_all(
+    return js_times(
         {
             "url": url,
             "resourceId": resource["id"],
@@ -103,7 +122,8 @@ def citation_content(store: Store, url: str, resource: dict) -> dict | None:
             "httpStatus": snapshot["http_status"],
             "contentType": snapshot["content_type"],
             "pageTitle": snapshot["title"] or resource["title"],
-            "fullTextPreview": snapshot["preview"],
+            # Stored before the limit counted UTF-16 code units, a preview may be longer.
+            "fullTextPreview": stored_preview(snapshot["preview"], PREVIEW_MAX_CHARS),
             "fullText": snapshot["full_text"],
             "contentLength": snapshot["content_length"],
             "contentHash": snapshot["content_hash"],
@@ -134,3 +154,38 @@ def refetch_request(row: dict, resource: dict | None = None) -> dict:
         body["fetchStatus"] = resource["fetch_status"]
         body["httpStatus"] = resource["http_status"]
     return zulu_all(body)
+
+
+def content_entry(row: dict) -> dict:
+    """A row of ``GET /api/citations/content/list`` from ``Store.content_entries``."""
+    return js_times(
+        {
+            "url": row["url"],
+            "fetchedAt": row["last_attempt_at"],
+            "httpStatus": row["http_status"],
+            "contentType": row["content_type"],
+            "pageTitle": row["title"],
+            "contentLength": row["content_length"],
+            "contentHash": row["content_hash"],
+            "hasFullText": bool(row["has_text"]),
+            "hasPreview": bool(row["has_text"]),
+            "createdAt": row["registered_at"],
+            "updatedAt": row["updated_at"],
+        }
+    )
+
+
+def content_stats(counts: dict) -> dict:
+    """``GET /api/citations/content/stats`` from ``Store.content_counts``."""
+    # Rounded as JavaScript's Math.round: half up.
+    total, with_text = counts["total"], counts["with_text"]
+    average = counts["avg_length"]
+    return {
+        "total": total,
+        "withFullText": with_text,
+        "withPreview": with_text,
+        "coverage": (200 * with_text + total) // (2 * total) if total else 0,
+        "okCount": counts["ok"],
+        "deadCount": counts["dead"],
+        "avgContentLength": None if average is None else math.floor(float(average) + 0.5),
+    }
