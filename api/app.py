@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 from citecache import __version__
 from storage import Store
 
-from . import display, errors, routes_api, routes_citations, routes_pages
+from . import display, errors, routes_api, routes_citations, routes_health, routes_pages
 from . import worker as worker_module
 from .accesslog import AccessLog
 from .deps import Settings
@@ -94,10 +95,12 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = conf
+    app.state.started = time.monotonic()
     app.state.templates = templates()
     errors.install(app)
     app.include_router(routes_citations.router)
     app.include_router(routes_api.router)
+    app.include_router(routes_health.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     if access_log:

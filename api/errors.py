@@ -34,12 +34,12 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
-def prefers_json(request: Request) -> bool:
-    """True when the Accept header ranks JSON above HTML (no header or ``*/*``: HTML)."""
-    best = {"json": 0.0, "html": 0.0}
+def accept_ranks(request: Request, kinds: dict[str, str]) -> dict[str, float]:
+    """The best quality the Accept header gives each kind (``{media type: kind}``)."""
+    best = dict.fromkeys(kinds.values(), 0.0)
     for part in request.headers.get("accept", "").split(","):
         media, *params = (p.strip() for p in part.split(";"))
-        kind = {"application/json": "json", "text/html": "html", "*/*": "html"}.get(media)
+        kind = kinds.get(media)
         if kind is None:
             continue
         q = 1.0
@@ -51,7 +51,13 @@ def prefers_json(request: Request) -> bool:
                 except ValueError:
                     q = 0.0
         best[kind] = max(best[kind], q)
-    return best["json"] > best["html"]
+    return best
+
+
+def prefers_json(request: Request) -> bool:
+    """True when the Accept header ranks JSON above HTML (no header or ``*/*``: HTML)."""
+    ranks = accept_ranks(request, {"application/json": "json", "text/html": "html", "*/*": "html"})
+    return ranks["json"] > ranks["html"]
 
 
 def error_response(

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from storage import Store, card_preview, size_kb, utc_now
 from storage.health import GOOD_STATES
@@ -17,9 +17,8 @@ from storage.views import resource_view
 from . import charts, csrf
 from .deps import TOKEN_COOKIE, presented_token, read_store, require_write, settings
 from .display import label
-from .errors import APIError, prefers_json
+from .errors import APIError
 from .routes_api import queue_refetch
-from .serialize import zulu_all
 
 router = APIRouter(include_in_schema=False)
 
@@ -136,24 +135,18 @@ async def resource_refetch(request: Request, ref: str):
     return response
 
 
-@router.get("/health")
-def health_page(request: Request, store: ReadStore) -> Response:
-    """The link-health dashboard; its figures as JSON for ``Accept: application/json``."""
+def health_dashboard(request: Request, store: Store) -> HTMLResponse:
+    """The link-health dashboard (``GET /health`` for a browser; api/routes_health.py)."""
     stats = store.resource_stats()
     days = store.outcomes_by_day()
     domains = store.worst_domains()
     worker = settings(request).worker
-    worker_status = worker.status() if worker else None
-    vary = {"Vary": "Accept"}
-    if prefers_json(request):
-        body = {**stats, "outcomesByDay": days, "worstDomains": domains, "worker": worker_status}
-        return JSONResponse(zulu_all(body), headers=vary)
     by_status = stats["byStatus"]
     status_bars = charts.horizontal_bars(
         [(label(name), n, charts.colour(name)) for name, n in by_status.items()]
     )
     domain_bars = charts.horizontal_bars([(d["domain"], d["failing"], "#c62828") for d in domains])
-    response = render(
+    return render(
         request,
         "health.html",
         stats=stats,
@@ -161,7 +154,5 @@ def health_page(request: Request, store: ReadStore) -> Response:
         days_chart=charts.daily_outcomes(days, today=utc_now().date()),
         domains=domains,
         domain_bars=domain_bars,
-        worker=worker_status,
+        worker=worker.status() if worker else None,
     )
-    response.headers.update(vary)
-    return response

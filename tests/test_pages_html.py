@@ -15,6 +15,8 @@ from storage import FetchResult, Store, iso, utc_now
 TOKEN = "html-token"
 EVIL = '<script>alert("x")</script>'
 LONG = "Word " * 1000  # 5,000 characters: the preview is cut at 3,000
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+"""A browser's Accept: /health answers the dashboard to it (JSON to a plain fetch)."""
 
 
 def get(app, path: str, **kwargs) -> httpx.Response:
@@ -84,7 +86,7 @@ def site(tmp_path):
 def test_script_in_stored_fields_renders_inert(site):
     app, _, evil_id = site
     for path in (f"/resources/{evil_id}", "/resources", "/resources?q=alert", "/health"):
-        html = get(app, path).text
+        html = get(app, path, headers=BROWSER).text
         assert "<script>alert" not in html, path
         assert "<img src=x" not in html, path
         assert "<iframe" not in html, path
@@ -252,7 +254,7 @@ def record_timeout_now(app, url: str = "https://dead.example/a") -> None:
 def test_health_page_has_charts(site):
     app, _, _ = site
     record_timeout_now(app)
-    html = get(app, "/health").text
+    html = get(app, "/health", headers=BROWSER).text
     assert html.count("<svg") == 3
     assert "<td>dead.example</td>" in html
     assert "Fetch outcomes per day" in html and "Worst domains" in html
@@ -271,12 +273,15 @@ def test_health_answers_json_to_accept_json(site):
     assert body["outcomesByDay"] == [{"day": today, "outcomes": {"timeout": 1}}]
     assert [d["domain"] for d in body["worstDomains"]] == ["dead.example"]
     assert body["worker"] is None
-    # a browser, curl (*/*) and no Accept at all get the page
-    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-    for accept in (browser, "*/*", None):
-        page = get(app, "/health", headers={"Accept": accept} if accept else {})
-        assert page.headers["content-type"].startswith("text/html"), accept
-        assert page.headers["vary"] == "Accept"
+    assert body["status"] == "healthy" and body["database"] == "ok"
+    # a browser gets the page; the wiki's plain fetch and curl (*/*) or no Accept, JSON
+    page = get(app, "/health", headers=BROWSER)
+    assert page.headers["content-type"].startswith("text/html")
+    assert page.headers["vary"] == "Accept"
+    for accept in ("*/*", None):
+        plain = get(app, "/health", headers={"Accept": accept} if accept else {})
+        assert plain.headers["content-type"] == "application/json", accept
+        assert plain.json()["status"] == "healthy"
     ranked = get(app, "/health", headers={"Accept": "text/html;q=0.5, application/json"})
     assert ranked.headers["content-type"] == "application/json"
     # an error of a page in the error shape, for a client that asked for JSON
@@ -332,7 +337,7 @@ def test_health_page_reads_well_with_one_day_of_data(site):
         store.request_refetch(post_id)
     app.state.settings.worker = RefetchWorker(app.state.settings.db_path)  # never started
     app.state.settings.worker.runs = 1
-    html = get(app, "/health").text
+    html = get(app, "/health", headers=BROWSER).text
     text = visible_text(html)
     content, failed, by_state, _domains = svgs(html)
     # one day of data is one day's slot of thirty, not a block across the width
@@ -359,3 +364,18 @@ def test_health_page_reads_well_with_one_day_of_data(site):
     assert "190 resources" in text and "1 re-fetch request pending" in text
     assert "1 run, 0 failed, 0 restarts" in text
     assert not ISO_TIMESTAMP.search(text)
+
+
+def test_healthz_and_a_degraded_health(tmp_path):
+    db_path = tmp_path / "gone.db"
+    app = create_app(db_path, api_token="k", read_token_required=True, start_worker=False)
+    assert get(app, "/healthz").json() == {"status": "ok"}
+    # the key guards the figures, never the verdict
+    body = get(app, "/health").json()
+    assert body["status"] == "healthy" and "resources" not in body
+    assert isinstance(body["uptime"], float) and body["uptime"] >= 0
+    assert get(app, "/health", headers={"Authorization": "Bearer k"}).json()["resources"] == 0
+    db_path.unlink()  # the database is lost under the running server
+    response = get(app, "/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "degraded" and response.json()["database"] == "error"
