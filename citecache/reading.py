@@ -10,6 +10,7 @@ import sys
 import click
 
 from storage import NotFoundError
+from storage.fields import camel_keys
 from storage.health import FETCH_STATES
 from storage.views import render_card, resource_view
 
@@ -135,7 +136,7 @@ def stats(ctx: Context, as_json: bool) -> None:
     with ctx.reading_store() as store:
         data = store.stats()
     if as_json:
-        dump_json(data)
+        dump_json(camel_keys(data))  # byStatus's own keys are status names: left as they are
         return
     for key, value in data.items():
         if key != "by_status":
@@ -158,8 +159,16 @@ def requests(ctx: Context, limit: int, as_json: bool) -> None:
     with ctx.reading_store() as store:
         rows = store.requests(limit=limit)
     if as_json:
-        dump_json(rows)
+        dump_json([request_json(r) for r in rows])
         return
     click.echo("\t".join(REQUEST_COLUMNS))
     for r in rows:
         click.echo("\t".join(str(r[c] or "-") for c in REQUEST_COLUMNS))
+
+
+def request_json(row: dict) -> dict:
+    """A request as ``requests --json`` prints it: the API's keys (``requestId``, ...)."""
+    body = camel_keys(row)
+    body["requestId"] = body.pop("id")
+    body["force"] = bool(body["force"])
+    return body

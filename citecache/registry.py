@@ -11,6 +11,7 @@ import click
 
 from storage import ImportReport, InvalidURL, RegistryFileError, StoreError, read_records
 from storage.backend import redact
+from storage.fields import camel_keys
 
 from .context import Context, db_option, dump_json, pass_ctx, say
 
@@ -130,9 +131,17 @@ def publications_list(ctx: Context, as_json: bool) -> None:
     with ctx.reading_store() as store:
         rows = store.publications()
     if as_json:
-        dump_json(rows)
+        dump_json([publication_json(row) for row in rows])
         return
     for row in rows:
         click.echo(
             f"{row['id']}\t{row['credibility'] or '-'}\t{row['name']}\t{','.join(row['domains'])}"
         )
+
+
+def publication_json(row: dict) -> dict:
+    """A venue in camelCase, ``peerReviewed`` a boolean as in the API's resource view."""
+    body = camel_keys(row)
+    if body["peerReviewed"] is not None:
+        body["peerReviewed"] = bool(body["peerReviewed"])
+    return body

@@ -31,6 +31,11 @@ def camel_case(name: str) -> str:
     return head + "".join(word.capitalize() for word in rest)
 
 
+def camel_keys(row: dict) -> dict:
+    """A row with its (top-level) keys in camelCase: the one JSON style of the API and CLI."""
+    return {camel_case(key): value for key, value in row.items()}
+
+
 SNAKE_CASE = {camel_case(n): n for n in (*BIBLIO_FIELDS, "cited_by", "stable_id")}
 """camelCase key -> field name, for every field a registry file or the API may send."""
 

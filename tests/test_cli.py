@@ -622,8 +622,9 @@ def test_stats_json(run, zvi_db):
     assert stats["snapshots"] == 1
     assert stats["fetches"] == 1
     assert stats["citations"] == 1
-    assert stats["text_chars"] == 67_584
-    assert stats["by_status"] == {"ok": 1}
+    assert stats["textChars"] == 67_584
+    assert stats["byStatus"] == {"ok": 1}
+    assert stats["lastFetchAt"]
 
 
 # ---- publications ---------------------------------------------------------------------------
@@ -682,8 +683,9 @@ def test_refetch_queue_and_requests_listing(run, zvi_db):
     assert fields[1] == "queued"
     assert "ann" in fields and ZVI_URL in fields and "post updated" in fields
     as_json = json.loads(run("requests", "--json").stdout)
-    assert as_json[0]["id"] == int(request_id)
+    assert as_json[0]["requestId"] == int(request_id)
     assert as_json[0]["status"] == "queued"
+    assert as_json[0]["requestedBy"] == "ann" and as_json[0]["resourceId"] == ZVI_ID
     with Store(zvi_db) as store:
         assert [t.request_id for t in store.tasks(mode="requests")] == [int(request_id)]
 
@@ -734,3 +736,35 @@ def test_show_card_with_an_override(run, db_path):
     assert lines[2].startswith("Credibility Rating  4/5  High quality.")
     assert "                         Rating set for this resource" in lines
     assert not any("inherited" in line for line in lines)
+
+
+def snake_keys(data, parent: str = "") -> list[str]:
+    """Keys with an underscore, at any depth; a count map's keys (``byStatus``: status
+    names) are data, not keys of the format."""
+    found = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if "_" in key and not parent.startswith("by"):
+                found.append(f"{parent}.{key}")
+            found += snake_keys(value, key)
+    elif isinstance(data, list):
+        for value in data:
+            found += snake_keys(value, parent)
+    return found
+
+
+def test_every_json_output_is_camel_case(run, zvi_db, tmp_path):
+    registry = tmp_path / "more.txt"
+    registry.write_text("https://example.org/one\n", encoding="utf-8")
+    run("refetch", "--queue", ZVI_ID, "--by", "ann")
+    for args in (
+        ("show", ZVI_ID, "--json"),
+        ("list", "--json"),
+        ("stats", "--json"),
+        ("requests", "--json"),
+        ("publications", "list", "--json"),
+        ("import", str(registry), "--json"),
+    ):
+        result = run(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+        assert snake_keys(json.loads(result.stdout)) == [], args
