@@ -60,8 +60,9 @@ CITECACHE_PREVIEW_MAX_CHARS = 51_200
 """Size of the stored preview, cut at a word boundary."""
 CITECACHE_MIRROR_URL = os.environ.get("CITECACHE_MIRROR_URL", "")
 """Fetch everything from a local mirror laid out as MIRROR/host/path (offline runs)."""
-CITECACHE_TTL_DAYS = 30
-"""Days between successful checks of a source (jittered by 10%)."""
+CITECACHE_TTL_DAYS = 26
+"""Days between successful checks of a source (jittered by 10%): at most 28.6, so that a
+daily crawl keeps every healthy source younger than the wiki's 30 days of freshness."""
 CITECACHE_TTL_OVERRIDES: dict[str, float] = {}
 """Days per ``domain:HOST``, ``venue:ID`` or ``type:TYPE``, e.g. {"type:paper": 180}."""
 CITECACHE_DEAD_AFTER = 3

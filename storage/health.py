@@ -42,8 +42,10 @@ class HealthPolicy:
     """Gone answers needed before a source is dead..."""
     dead_spacing: timedelta = timedelta(days=1)
     """...each at least this long after the previous one counted."""
-    ttl: timedelta = timedelta(days=30)
-    """Time between successful checks."""
+    ttl: timedelta = timedelta(days=26)
+    """Time between successful checks. The wiki's tools take content older than 30 days
+    for stale and fetch it themselves: 26 days, jittered by 10%, is at most 28.6, which
+    leaves a daily crawl more than a day to come round."""
     ttl_overrides: dict[str, timedelta] = field(default_factory=dict)
     """Per ``domain:HOST``, ``venue:ID`` or ``type:TYPE``; the first that matches wins,
     in that order (domain before venue before type)."""

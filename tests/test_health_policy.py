@@ -178,3 +178,13 @@ def test_health_policy_reads_overrides_given_on_the_command_line():
         project_settings(CITECACHE_TTL_OVERRIDES='{"venue:lesswrong": "3", "type:web": 14}')
     )
     assert policy.ttl_overrides == {"venue:lesswrong": 3 * DAY, "type:web": 14 * DAY}
+
+
+def test_the_default_schedule_keeps_healthy_sources_younger_than_30_days(monkeypatch):
+    """The wiki's tools fetch content older than 30 days themselves: the longest wait the
+    default schedule gives a healthy source, jitter included, leaves a daily crawl a day."""
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the longest jitter
+    for policy in (HealthPolicy(), health_policy(project_settings())):
+        for state in GOOD_STATES:
+            wait = policy.next_fetch(NOW, state, 0, policy.ttl) - NOW
+            assert wait <= 29 * DAY, (state, wait)
