@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 from citecache import __version__
 from storage import Store
 
-from . import display, errors, routes_api, routes_citations, routes_health, routes_pages
+from . import display, errors, openapi, routes_api, routes_citations, routes_health, routes_pages
 from . import worker as worker_module
 from .accesslog import AccessLog
 from .deps import Settings
@@ -98,6 +98,7 @@ def create_app(
     app.state.started = time.monotonic()
     app.state.templates = templates()
     errors.install(app)
+    openapi.install(app)
     app.include_router(routes_citations.router)
     app.include_router(routes_api.router)
     app.include_router(routes_health.router)

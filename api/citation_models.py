@@ -15,6 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, St
 
 from storage.previews import PREVIEW_MAX_CHARS, utf16_length
 
+from .models import Answer
+
 MAX_URL = 2000
 MAX_FULL_TEXT = 5 * 1024 * 1024
 """5 MiB of code units: the wiki's cap on ``fullText``."""
@@ -56,13 +58,6 @@ DateTimeIn = Annotated[
 JSTime = Annotated[str, Field(pattern=JS_TIME_PATTERN, json_schema_extra={"format": "date-time"})]
 
 
-class ErrorBody(BaseModel):
-    """Every error: a stable code and a sentence for people."""
-
-    error: str = Field(examples=["validation_error"])
-    message: str
-
-
 class UpsertBody(BaseModel):
     """``POST /api/citations/content/upsert``: a page the wiki's tools fetched themselves."""
 
@@ -82,11 +77,11 @@ class UpsertBody(BaseModel):
     fetchMethod: Text(50) | None = None  # type: ignore[valid-type]
 
 
-class UpsertAnswer(BaseModel):
+class UpsertAnswer(Answer):
     url: str
 
 
-class CitationContent(BaseModel):
+class CitationContent(Answer):
     """``GET /api/citations/content``: the 13 fields of the wiki's content row."""
 
     url: str
@@ -106,7 +101,7 @@ class CitationContent(BaseModel):
     updatedAt: JSTime
 
 
-class ContentEntry(BaseModel):
+class ContentEntry(Answer):
     """One row of the listing: a source tried, without text."""
 
     url: str
@@ -122,7 +117,7 @@ class ContentEntry(BaseModel):
     updatedAt: JSTime
 
 
-class ContentList(BaseModel):
+class ContentList(Answer):
     entries: list[ContentEntry]
     total: int
     withFullText: int
@@ -131,7 +126,7 @@ class ContentList(BaseModel):
     offset: int
 
 
-class ContentStats(BaseModel):
+class ContentStats(Answer):
     total: int
     withFullText: int
     withPreview: int
@@ -141,5 +136,5 @@ class ContentStats(BaseModel):
     avgContentLength: int | None
 
 
-class LinkAnswer(BaseModel):
+class LinkAnswer(Answer):
     linked: int

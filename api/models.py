@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Liveness(BaseModel):
@@ -80,3 +80,211 @@ class HealthReport(BaseModel):
     byPublication: dict[str, int] | None = None
     outcomesByDay: list[DayOutcomes] | None = None
     worstDomains: list[FailingDomain] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error: a stable code and a sentence for people."""
+
+    error: str = Field(examples=["validation_error"])
+    message: str
+
+
+def error_responses(*statuses: int) -> dict:
+    """The ``responses`` of a route for these error statuses, each the error shape."""
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
+class Answer(BaseModel):
+    """An answer's shape is fixed: a key the model lacks is an error (caught by tests)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Publication(Answer):
+    id: str
+    name: str
+    type: str | None
+    peerReviewed: bool | None
+
+
+class Credibility(Answer):
+    rating: int = Field(ge=1, le=5)
+    description: str
+    source: Literal["override", "venue"]
+    venue: str | None
+
+
+class CitingPage(Answer):
+    page: str
+    title: str | None
+    type: str | None
+    quality: float | None
+
+
+class ResourceItem(Answer):
+    """A resource in a listing: no text, no review, abstract or key points."""
+
+    id: str
+    stableId: str
+    url: str
+    finalUrl: str | None
+    title: str | None
+    type: str | None
+    authors: list[str]
+    publishedDate: str | None
+    publication: Publication | None
+    credibility: Credibility | None
+    summary: str | None
+    tags: list[str]
+    fetchStatus: str
+    statusReason: str | None
+    httpStatus: int | None
+    contentType: str | None
+    fetchedAt: str | None
+    lastAttemptAt: str | None
+    nextFetchAt: str | None
+    failureCount: int
+    contentHash: str | None
+    contentLength: int | None
+    fetchMethod: str | None
+    citedBy: list[CitingPage]
+    registeredAt: str
+    updatedAt: str
+
+
+class SnapshotSummary(Answer):
+    id: int
+    contentHash: str
+    fetchedAt: str
+    lastSeenAt: str
+    title: str | None
+    contentLength: int
+    fetchMethod: str | None
+    httpStatus: int | None
+
+
+class ResourceLinks(Answer):
+    self: str
+    snapshots: str
+    html: str
+
+
+class ResourceDetail(ResourceItem):
+    review: str | None
+    keyPoints: list[str]
+    abstract: str | None
+    snapshot: SnapshotSummary | None
+    links: ResourceLinks
+
+
+class ResourceList(Answer):
+    total: int
+    limit: int
+    offset: int
+    items: list[ResourceItem]
+
+
+class SearchHit(Answer):
+    id: str
+    stableId: str
+    url: str
+    title: str | None
+    type: str | None
+    fetchStatus: str
+    snippet: str
+    score: float
+
+
+class SearchResults(Answer):
+    query: str
+    items: list[SearchHit]
+
+
+class ContentFigures(Answer):
+    """``GET /api/content/stats``: figures on the cached text."""
+
+    snapshots: int
+    resourcesWithContent: int
+    totalChars: int
+    averageChars: int
+    lastNewContentAt: str | None
+    fetches: int
+    lastFetchAt: str | None
+    byFetchMethod: dict[str, int]
+    byContentType: dict[str, int]
+
+
+class SnapshotList(Answer):
+    resourceId: str
+    currentSnapshotId: int | None
+    items: list[SnapshotSummary]
+
+
+class RequestLinks(Answer):
+    self: str
+    resource: str
+
+
+class RefetchRequest(Answer):
+    requestId: int
+    resourceId: str
+    status: Literal["queued", "running", "done", "failed"]
+    outcome: str | None
+    requestedAt: str
+    startedAt: str | None
+    finishedAt: str | None
+    requestedBy: str | None
+    reason: str | None
+    links: RequestLinks
+    fetchStatus: str | None = None
+    httpStatus: int | None = None
+
+
+class RefetchBody(Answer):
+    """``POST /api/resources/{ref}/refetch`` (optional): who asks and why."""
+
+    by: str | None = Field(None, max_length=500)
+    reason: str | None = Field(None, max_length=500)
+
+
+class ResourceIn(Answer):
+    """A URL to register, with what is known of it (camelCase bibliographic fields)."""
+
+    url: str
+    citedBy: list[str] | str | None = None
+    title: str | None = None
+    type: str | None = None
+    authors: list[str] | None = None
+    publishedDate: str | None = None
+    publicationId: str | None = None
+    summary: str | None = None
+    review: str | None = None
+    keyPoints: list[str] | None = None
+    abstract: str | None = None
+    tags: list[str] | None = None
+    credibilityOverride: int | None = Field(None, ge=1, le=5)
+
+
+class ResourceBatch(Answer):
+    resources: list[ResourceIn] = Field(min_length=1, max_length=200)
+
+
+class Registered(Answer):
+    created: bool
+    resource: ResourceDetail
+
+
+class BatchItem(Answer):
+    index: int
+    created: bool | None = None
+    id: str | None = None
+    url: str | None = None
+    error: str | None = None
+    message: str | None = None
+
+
+class BatchRegistered(Answer):
+    created: int
+    updated: int
+    failed: int
+    results: list[BatchItem]

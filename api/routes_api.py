@@ -17,9 +17,11 @@ from storage.health import FETCH_STATES
 from storage.ids import check_url
 from storage.urlsafety import UnsafeURL, check_url_safety
 
-from . import serialize
+from . import models, serialize
 from .deps import Settings, read_store, require_write, settings, take_refetch_slot
 from .errors import APIError
+from .models import error_responses
+from .openapi import json_body
 
 router = APIRouter(prefix="/api")
 
@@ -51,7 +53,12 @@ def valid_url(url: str | None) -> str:
         raise APIError(400, "validation_error", f"invalid url: {exc}") from None
 
 
-@router.get("/resources/lookup", summary="Find a resource by URL (exact, then variants)")
+@router.get(
+    "/resources/lookup",
+    summary="Find a resource by URL (exact, then variants)",
+    response_model=models.ResourceDetail,
+    responses=error_responses(401, 404),
+)
 def lookup(store: ReadStore, url: str | None = None) -> dict:
     url = valid_url(url)
     resource = store.find_by_url(url)
@@ -60,7 +67,12 @@ def lookup(store: ReadStore, url: str | None = None) -> dict:
     return serialize.resource_detail(store, resource)
 
 
-@router.get("/resources/search", summary="Full-text search over title, summary and text")
+@router.get(
+    "/resources/search",
+    summary="Full-text search over title, summary and text",
+    response_model=models.SearchResults,
+    responses=error_responses(401),
+)
 def search_resources(
     store: ReadStore,
     q: str = Query(min_length=1, max_length=500),
@@ -85,17 +97,32 @@ def search_resources(
     }
 
 
-@router.get("/resources/stats", summary="Counts of resources by status, type, venue")
+@router.get(
+    "/resources/stats",
+    summary="Counts of resources by status, type, venue",
+    response_model=models.ResourceStats,
+    responses=error_responses(401),
+)
 def stats_resources(store: ReadStore) -> dict:
     return store.resource_stats()
 
 
-@router.get("/content/stats", summary="Figures on the cached text")
+@router.get(
+    "/content/stats",
+    summary="Figures on the cached text",
+    response_model=models.ContentFigures,
+    responses=error_responses(401),
+)
 def stats_content(store: ReadStore) -> dict:
     return serialize.zulu_all(store.content_stats())
 
 
-@router.get("/resources", summary="List resources, filtered and paginated")
+@router.get(
+    "/resources",
+    summary="List resources, filtered and paginated",
+    response_model=models.ResourceList,
+    responses=error_responses(401),
+)
 def list_(
     store: ReadStore,
     status: str | None = None,
@@ -119,12 +146,22 @@ def list_(
     }
 
 
-@router.get("/resources/{ref}", summary="One resource by id or stable id")
+@router.get(
+    "/resources/{ref}",
+    summary="One resource by id or stable id",
+    response_model=models.ResourceDetail,
+    responses=error_responses(401, 404),
+)
 def get_resource(ref: str, store: ReadStore) -> dict:
     return serialize.resource_detail(store, _get(store, ref))
 
 
-@router.get("/resources/{ref}/snapshots", summary="A resource's content history")
+@router.get(
+    "/resources/{ref}/snapshots",
+    summary="A resource's content history",
+    response_model=models.SnapshotList,
+    responses=error_responses(401, 404),
+)
 def snapshots(ref: str, store: ReadStore) -> dict:
     resource = _get(store, ref)
     return {
@@ -137,7 +174,12 @@ def snapshots(ref: str, store: ReadStore) -> dict:
     }
 
 
-@router.get("/refetch/{request_id}", summary="State of a re-fetch request")
+@router.get(
+    "/refetch/{request_id}",
+    summary="State of a re-fetch request",
+    response_model=models.RefetchRequest,
+    responses=error_responses(401, 404),
+)
 def refetch_status(request_id: int, store: ReadStore) -> dict:
     row = store.request(request_id)
     if row is None:
@@ -235,7 +277,17 @@ def _register_batch(conf: Settings, batch: list) -> JSONResponse:
     return JSONResponse({**counts, "results": results}, status_code=200)
 
 
-@router.post("/resources", summary="Register one URL, or a batch of up to 200", status_code=201)
+@router.post(
+    "/resources",
+    summary="Register one URL, or a batch of up to 200",
+    status_code=201,
+    response_model=models.Registered,
+    responses={
+        200: {"model": models.Registered | models.BatchRegistered, "description": "Known"},
+        **error_responses(400, 401, 403),
+    },
+    openapi_extra=json_body("ResourceIn", "ResourceBatch", "ResourceIn[]"),
+)
 async def register(request: Request):
     require_write(request)
     body = await _json_body(request)
@@ -281,7 +333,14 @@ def queue_refetch(
 _SHORT_TEXT = re.compile(r"^[^\x00-\x1f]{0,500}$")
 
 
-@router.post("/resources/{ref}/refetch", summary="Queue a fresh fetch", status_code=202)
+@router.post(
+    "/resources/{ref}/refetch",
+    summary="Queue a fresh fetch",
+    status_code=202,
+    response_model=models.RefetchRequest,
+    responses=error_responses(400, 401, 403, 404, 429),
+    openapi_extra=json_body("RefetchBody", required=False),
+)
 async def refetch(ref: str, request: Request):
     token = require_write(request)
     body = await _json_body(request) or {}

@@ -20,13 +20,13 @@ from .citation_models import (
     CitationContent,
     ContentList,
     ContentStats,
-    ErrorBody,
     LinkAnswer,
     UpsertAnswer,
     UpsertBody,
 )
 from .deps import read_store, settings, writer_only
 from .errors import APIError
+from .models import error_responses
 from .routes_api import valid_url
 
 router = APIRouter(prefix="/api/citations", tags=["wiki citation content"])
@@ -39,15 +39,11 @@ CLOCK_SKEW = timedelta(hours=1)
 """How far in the future an upsert's fetchedAt may be (the sender's clock runs ahead)."""
 
 
-def _errors(*statuses: int) -> dict:
-    return {status: {"model": ErrorBody} for status in statuses}
-
-
 @router.get(
     "/content",
     summary="Cached content of a URL",
     response_model=CitationContent,
-    responses=_errors(401, 404),
+    responses=error_responses(401, 404),
 )
 def content(store: ReadStore, url: str | None = None) -> dict:
     url = valid_url(url)
@@ -62,7 +58,7 @@ def content(store: ReadStore, url: str | None = None) -> dict:
     "/content/upsert",
     summary="Store content the wiki's tools fetched (a snapshot in the history)",
     response_model=UpsertAnswer,
-    responses=_errors(401, 403),
+    responses=error_responses(401, 403),
     dependencies=[Depends(writer_only)],
 )
 def upsert(body: UpsertBody, request: Request) -> dict:
@@ -93,7 +89,7 @@ def upsert(body: UpsertBody, request: Request) -> dict:
     "/content/list",
     summary="Sources tried, newest first, without text",
     response_model=ContentList,
-    responses=_errors(401),
+    responses=error_responses(401),
 )
 def list_content(
     store: ReadStore,
@@ -117,7 +113,7 @@ def list_content(
     "/content/stats",
     summary="Coverage of the cached content",
     response_model=ContentStats,
-    responses=_errors(401),
+    responses=error_responses(401),
 )
 def stats(store: ReadStore) -> dict:
     return serialize.content_stats(store.content_counts())
@@ -127,7 +123,7 @@ def stats(store: ReadStore) -> dict:
     "/content/link-resources",
     summary="Link content to its resource (citecache links it when storing: usually 0)",
     response_model=LinkAnswer,
-    responses=_errors(401, 403),
+    responses=error_responses(401, 403),
     dependencies=[Depends(writer_only)],
 )
 def link_resources(request: Request) -> dict:

@@ -14,7 +14,7 @@ from storage import Store
 
 from .deps import check_read, settings
 from .errors import APIError, accept_ranks
-from .models import HealthReport, Liveness
+from .models import HealthReport, Liveness, error_responses
 from .routes_pages import health_dashboard
 from .serialize import zulu_all
 
@@ -35,6 +35,7 @@ def healthz() -> dict:
     responses={
         200: {"content": {"text/html": {}}},
         503: {"model": HealthReport, "description": "Degraded"},
+        **error_responses(401),
     },
 )
 def health(request: Request) -> Response:
