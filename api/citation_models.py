@@ -34,9 +34,16 @@ def _utf16_max(limit: int):
     return AfterValidator(check)
 
 
-def Text(limit: int, min_length: int = 0):  # noqa: N802 - reads as a type
-    """A string of at most ``limit`` UTF-16 code units (``maxLength`` in the schema)."""
-    return Annotated[StrictStr, Field(min_length=min_length, max_length=limit), _utf16_max(limit)]
+# Strings of at most so many UTF-16 code units (``maxLength`` in the schema).
+UrlText = Annotated[StrictStr, Field(min_length=1, max_length=MAX_URL), _utf16_max(MAX_URL)]
+ShortText = Annotated[StrictStr, Field(max_length=200), _utf16_max(200)]
+TitleText = Annotated[StrictStr, Field(max_length=1000), _utf16_max(1000)]
+PreviewText = Annotated[
+    StrictStr, Field(max_length=PREVIEW_MAX_CHARS), _utf16_max(PREVIEW_MAX_CHARS)
+]
+FullText = Annotated[StrictStr, Field(max_length=MAX_FULL_TEXT), _utf16_max(MAX_FULL_TEXT)]
+HashText = Annotated[StrictStr, Field(max_length=64), _utf16_max(64)]
+MethodText = Annotated[StrictStr, Field(max_length=50), _utf16_max(50)]
 
 
 def _parse_datetime(value: str) -> str:
@@ -63,18 +70,18 @@ class UpsertBody(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    url: Text(MAX_URL, min_length=1)  # type: ignore[valid-type]
+    url: UrlText
     fetchedAt: DateTimeIn
     resourceId: StrictStr | None = None
     httpStatus: StrictInt | None = None
-    contentType: Text(200) | None = None  # type: ignore[valid-type]
-    pageTitle: Text(1000) | None = None  # type: ignore[valid-type]
-    fullTextPreview: Text(PREVIEW_MAX_CHARS) | None = None  # type: ignore[valid-type]
-    fullText: Text(MAX_FULL_TEXT) | None = None  # type: ignore[valid-type]
+    contentType: ShortText | None = None
+    pageTitle: TitleText | None = None
+    fullTextPreview: PreviewText | None = None
+    fullText: FullText | None = None
     contentLength: StrictInt | None = None
     """Accepted for the wiki's sake; citecache counts the text it keeps."""
-    contentHash: Text(64) | None = None  # type: ignore[valid-type]
-    fetchMethod: Text(50) | None = None  # type: ignore[valid-type]
+    contentHash: HashText | None = None
+    fetchMethod: MethodText | None = None
 
 
 class UpsertAnswer(Answer):

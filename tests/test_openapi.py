@@ -66,13 +66,14 @@ def app(db_path):
 
 def operation_of(spec: dict, method: str, path: str) -> tuple[str, dict]:
     """The schema's path template and operation that ``path`` is served by."""
+    wanted = path.split("/")
     for template, item in spec["paths"].items():
-        parts, wanted = template.split("/"), path.split("/")
-        if len(parts) == len(wanted) and all(
+        parts = template.split("/")
+        same_shape = len(parts) == len(wanted) and all(
             p == w or (p.startswith("{") and w) for p, w in zip(parts, wanted, strict=True)
-        ):
-            if method.lower() in item:
-                return template, item[method.lower()]
+        )
+        if same_shape and method.lower() in item:
+            return template, item[method.lower()]
     raise AssertionError(f"{method} {path} is not in /openapi.json")
 
 
