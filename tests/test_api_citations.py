@@ -7,10 +7,12 @@ import hashlib
 import re
 
 import pytest
+from sqlite_utils import Database
 
 from api import create_app
 from storage import FetchResult, Store
 from storage.content import ENTRIES_SQL
+from storage.migrations import migrations
 from storage.previews import utf16_length
 
 from .test_api import TOKEN, Client, assert_error, auth
@@ -264,3 +266,38 @@ def test_the_wiki_key_on_every_call(db_path):
         assert_error(client.get(path, headers=auth("wrong")), 401, "unauthorized")
         # RFC 7235: the scheme is case-insensitive
         assert client.get(path, headers={"Authorization": f"bearer {TOKEN}"}).status_code == 200
+
+
+def test_m010_backfills_the_length_of_the_current_copy(db_path):
+    """A cache from before m010: its sources list with their lengths once migrated."""
+    db = Database(db_path)
+    migrations.apply(db, stop_before="m010_content_listing")
+    now = "2026-01-01T00:00:00Z"
+    db["resources"].insert(
+        {
+            "id": "r1",
+            "stable_id": "AAAAAAAAAA",
+            "url": URL,
+            "url_key": URL,
+            "registered_at": now,
+            "updated_at": now,
+            "last_attempt_at": now,
+            "current_snapshot_id": 7,
+        }
+    )
+    db["snapshots"].insert(
+        {
+            "id": 7,
+            "resource_id": "r1",
+            "content_hash": "h",
+            "fetched_at": now,
+            "last_seen_at": now,
+            "full_text": TEXT,
+            "content_length": len(TEXT),
+            "preview": TEXT,
+        }
+    )
+    db.close()
+    with Store(db_path) as store:
+        (entry,) = store.content_entries(limit=10)
+    assert entry["content_length"] == len(TEXT) and entry["has_text"]
