@@ -65,7 +65,7 @@ def upsert(body: UpsertBody, request: Request) -> dict:
     url = valid_url(body.url)
     if parse_iso(body.fetchedAt) > utc_now() + CLOCK_SKEW:
         raise APIError(400, "validation_error", f"fetchedAt: in the future ({body.fetchedAt})")
-    upsert = ContentUpsert(
+    content_upsert = ContentUpsert(
         url=url,
         fetched_at=body.fetchedAt,
         full_text=body.fullText,
@@ -79,7 +79,7 @@ def upsert(body: UpsertBody, request: Request) -> dict:
     )
     with settings(request).writer() as store:
         try:
-            store.upsert_content(upsert)
+            store.upsert_content(content_upsert)
         except (InvalidURL, StoreError) as exc:
             raise APIError(400, "validation_error", str(exc)) from None
     return {"url": body.url}

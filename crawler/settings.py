@@ -57,7 +57,8 @@ CITECACHE_WRITE_BATCH_SIZE = 50
 CITECACHE_WRITE_INTERVAL = 1.0
 """Seconds after which a partial batch is written anyway, even if no new result comes."""
 CITECACHE_PREVIEW_MAX_CHARS = 51_200
-"""Size of the stored preview, cut at a word boundary."""
+"""Size of the stored preview in UTF-16 code units (the wiki's JavaScript length), cut at a
+word boundary."""
 CITECACHE_MIRROR_URL = os.environ.get("CITECACHE_MIRROR_URL", "")
 """Fetch everything from a local mirror laid out as MIRROR/host/path (offline runs)."""
 CITECACHE_TTL_DAYS = 26
