@@ -363,3 +363,14 @@ def m009_hosts_by_turn(db: Database) -> None:
     # were left for the end of a crawl, when few hosts remain to fill the workers.
     db.execute("DROP INDEX hosts_due")
     db.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
+
+
+@migrations()
+def m013_snapshot_warc(db: Database) -> None:
+    # Each snapshot points at the WARC response record of the bytes it was extracted
+    # from (storage/warc.py): a file of the WARC folder, the record's gzip member there,
+    # and its payload digest, by which an unchanged re-fetch becomes a revisit record.
+    db.execute("ALTER TABLE snapshots ADD COLUMN warc_file TEXT")
+    db.execute("ALTER TABLE snapshots ADD COLUMN warc_offset INTEGER")
+    db.execute("ALTER TABLE snapshots ADD COLUMN warc_length INTEGER")
+    db.execute("ALTER TABLE snapshots ADD COLUMN warc_payload_digest TEXT")

@@ -358,6 +358,15 @@ def m009_hosts_by_turn(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
 
 
+@migration
+def m013_snapshot_warc(conn: psycopg.Connection[Any]) -> None:
+    # Each snapshot's WARC response record; see storage/migrations.py.
+    conn.execute(f"ALTER TABLE snapshots ADD COLUMN warc_file {TEXT}")
+    conn.execute("ALTER TABLE snapshots ADD COLUMN warc_offset BIGINT")
+    conn.execute("ALTER TABLE snapshots ADD COLUMN warc_length BIGINT")
+    conn.execute(f"ALTER TABLE snapshots ADD COLUMN warc_payload_digest {TEXT}")
+
+
 def applied(conn: psycopg.Connection[Any]) -> list[str]:
     """Names of the migrations applied to the database, in the order they were applied."""
     cursor = conn.cursor(row_factory=tuple_row)
