@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import BinaryIO
 
 import click
@@ -57,9 +58,9 @@ def write_raw_body(ctx: Context, store: Store, resource: dict) -> None:
         body = read_body(ctx.warc_folder(), ref)
     except WarcReadError as exc:
         raise click.ClickException(str(exc)) from None
-    stdout = click.get_binary_stream("stdout")
-    stdout.write(body)
-    stdout.flush()
+    sys.stdout.flush()
+    sys.stdout.buffer.write(body)
+    sys.stdout.buffer.flush()
 
 
 def export_records(ctx: Context, store: Store, output: BinaryIO) -> None:
