@@ -54,8 +54,9 @@ def run(db: Path | str, *args: str, warc_dir: Path | None = None, check: bool = 
 
 
 def crawl(db: Path | str, *urls: str, warc_dir: Path | None = None, again: bool = False) -> dict:
-    for url in urls:
-        run(db, "add", url)
+    with Store(db) as store:
+        for url in urls:
+            store.register(url)
     args = ("--all",) if again else ()
     done = run(db, "crawl", "--allow-private", "--json", *args, warc_dir=warc_dir)
     return json.loads(done.stdout)
@@ -244,7 +245,8 @@ def test_a_compressed_response_is_kept_compressed_as_received(gzip_server, db_pa
 
 
 def test_warc_capture_can_be_turned_off(mockserver, db_path):
-    run(db_path, "add", mockserver.url("/article/warc-off"))
+    with Store(db_path) as store:
+        store.register(mockserver.url("/article/warc-off"))
     run(db_path, "crawl", "--allow-private", "-s", "CITECACHE_WARC_ENABLED=false")
     assert not (db_path.parent / "warc").exists()
     done = run(db_path, "show", mockserver.url("/article/warc-off"), "--raw", check=False)
