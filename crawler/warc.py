@@ -110,10 +110,16 @@ class WarcPipeline:
             earlier = self._original(resource_id, exchange.digest)
             written = self.files.written
             ref = self.files.write(exchange, earlier)
-        except Exception:
+        except Exception as exc:
             # A full disk must not stop the crawl: the page is still extracted and stored.
-            logger.exception("could not write the WARC records of %s", exchange.url)
+            # The first failure with its traceback, the others (the same cause, mostly)
+            # in a line each.
+            first = not self.stats.get_value("citecache/warc/errors")
             self.stats.inc_value("citecache/warc/errors")
+            if first:
+                logger.exception("could not write the WARC records of %s", exchange.url)
+            else:
+                logger.error("could not write the WARC records of %s: %s", exchange.url, exc)
             return None
         self.stats.inc_value("citecache/warc/revisits" if earlier else "citecache/warc/responses")
         self.stats.inc_value("citecache/warc/bytes", self.files.written - written)

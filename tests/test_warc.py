@@ -253,6 +253,16 @@ def test_warc_capture_can_be_turned_off(mockserver, db_path):
     assert done.returncode == 1 and b"no WARC record" in done.stderr
 
 
+def test_a_warc_folder_that_cannot_be_written_does_not_stop_the_crawl(mockserver, db_path):
+    blocked = db_path.parent / "not-a-folder"
+    blocked.write_text("a file where the WARC folder should be")
+    url = mockserver.url("/article/warc-blocked")
+    summary = crawl(db_path, url, warc_dir=blocked)
+    assert summary["byStatus"] == {"ok": 1}  # extracted and stored all the same
+    with Store(db_path) as store:
+        assert store.current_snapshot(store.get(url)["id"])["warc_file"] is None
+
+
 def exchange(url: str, body: bytes) -> Exchange:
     return Exchange(
         url=url,
