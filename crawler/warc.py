@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Headers, Request, Response
@@ -112,8 +113,11 @@ class WarcPipeline:
             ref = self.files.write(exchange, earlier)
         except Exception as exc:
             # A full disk must not stop the crawl: the page is still extracted and stored.
-            # The first failure with its traceback, the others (the same cause, mostly)
-            # in a line each.
+            # The file may end in a torn record: the next pair starts a new one. The
+            # first failure is logged with its traceback, the others (the same cause,
+            # mostly) in a line each.
+            with suppress(OSError):
+                self.files.close()
             first = not self.stats.get_value("citecache/warc/errors")
             self.stats.inc_value("citecache/warc/errors")
             if first:
