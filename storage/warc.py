@@ -127,9 +127,9 @@ class WarcFiles:
         return original.ref if original else ref
 
     def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
+        file, self.file = self.file, None  # forgotten even if its last flush fails
+        if file is not None:
+            file.close()
 
     def _response(self, exchange: Exchange, original: Original | None):
         reason = http.client.responses.get(exchange.status, "")
