@@ -8,10 +8,12 @@ import gzip
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -251,6 +253,41 @@ def test_warc_capture_can_be_turned_off(mockserver, db_path):
     assert not (db_path.parent / "warc").exists()
     done = run(db_path, "show", mockserver.url("/article/warc-off"), "--raw", check=False)
     assert done.returncode == 1 and b"no WARC record" in done.stderr
+
+
+def test_a_running_worker_s_records_are_readable_before_it_stops(mockserver, db_path):
+    url = mockserver.url("/article/warc-worker")
+    with Store(db_path) as store:
+        resource_id = store.register(url).resource["id"]
+    env = {k: v for k, v in os.environ.items() if k != "CITECACHE_WARC_DIR"}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "citecache", "--db", str(db_path), "worker", "--allow-private"]
+        + ["--max-runtime", "120s"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not _snapshot_warc_file(db_path, resource_id):
+            time.sleep(0.1)
+        assert _snapshot_warc_file(db_path, resource_id), "the worker stored no WARC record"
+        # its file is still open: each pair is flushed before its row is stored
+        done = run(db_path, "warc", "verify")
+        assert b"1 WARC record(s) checked" in done.stderr and b": 0 bad" in done.stderr
+        assert run(db_path, "show", url, "--raw").stdout == served(url)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+
+
+def _snapshot_warc_file(db: Path, resource_id: str) -> str | None:
+    with Store(db, readonly=True) as store:
+        snapshot = store.current_snapshot(resource_id)
+    return snapshot["warc_file"] if snapshot else None
 
 
 def test_a_warc_folder_that_cannot_be_written_does_not_stop_the_crawl(mockserver, db_path):
