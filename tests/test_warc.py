@@ -25,6 +25,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from storage import FetchResult, Store
+from storage.reads import warc_ref
 from storage.results import WarcRef
 from storage.warc import Exchange, WarcFiles, payload_digest
 from storage.warc_read import read_body
@@ -76,9 +77,10 @@ def served(url: str) -> bytes:
 
 def records(where: Path) -> list:
     """(type, target URI, WARC headers, HTTP headers) of every record in a file, or in
-    every file of a folder."""
+    every file of a folder, in the order they were written."""
     found = []
-    for path in sorted(where.glob("*.warc.gz")) if where.is_dir() else [where]:
+    files = sorted(where.glob("*.warc.gz"), key=lambda p: p.stat().st_mtime_ns)
+    for path in files if where.is_dir() else [where]:
         with open(path, "rb") as stream:
             for record in ArchiveIterator(stream):
                 found.append(
@@ -165,16 +167,7 @@ def test_an_unchanged_refetch_writes_a_revisit_record_not_a_second_copy(mockserv
     with Store(db) as store:
         snapshot = store.current_snapshot(store.get(url)["id"])
         assert snapshot["warc_payload_digest"] == first["WARC-Payload-Digest"]
-        assert read_body(folder, _ref(snapshot)) == served(url)
-
-
-def _ref(snapshot: dict) -> WarcRef:
-    return WarcRef(
-        snapshot["warc_file"],
-        snapshot["warc_offset"],
-        snapshot["warc_length"],
-        snapshot["warc_payload_digest"],
-    )
+        assert read_body(folder, warc_ref(snapshot)) == served(url)
 
 
 def test_export_writes_one_readable_file_and_verify_catches_a_flipped_byte(
