@@ -21,7 +21,11 @@ from .warc import export_records, write_raw_body
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="The resource as JSON (camelCase).")
 @click.option("--card", is_flag=True, help="The text card.")
-@click.option("--raw", is_flag=True, help="The response body kept in WARC, as bytes.")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="The current snapshot's response body from its WARC record (bytes; gzip undone).",
+)
 @db_option
 @pass_ctx
 def show(ctx: Context, ref: str, as_json: bool, card: bool, raw: bool) -> None:
