@@ -8,6 +8,7 @@ In one run, over the same corpus of real pages served by nginx on 127.0.0.1:
   (b) citecache  ``citecache import`` then a timed ``citecache crawl --all`` on a fresh DB.
 
     .venv/bin/python bench/crawl_bench.py [--pages 400] [--processes N] [--skip-inline]
+    .venv/bin/python bench/crawl_bench.py --warc 2 [--pages 400]   # WARC off vs on (issue 12)
 
 Only 127.0.0.1 is contacted. See bench/README.md.
 """
@@ -342,10 +343,17 @@ def import_urls(exe: Path, db: Path, urls_file: Path, env: dict, timeout: float)
         raise RuntimeError(f"import exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
 
 
-def run_citecache(tmp: Path, urls_file: Path, n: int, timeout: float, extra: list[str]) -> Result:
-    result = Result("(b) citecache crawl")
+def run_citecache(
+    tmp: Path,
+    urls_file: Path,
+    n: int,
+    timeout: float,
+    extra: list[str],
+    label: str = "(b) citecache crawl",
+) -> Result:
+    result = Result(label)
     exe = VENV_BIN / "citecache"
-    db = tmp / "citecache.db"
+    db = Path(tempfile.mkdtemp(dir=tmp, prefix="crawl-")) / "citecache.db"
     env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1")
     try:
         if not exe.exists():
@@ -443,6 +451,40 @@ def _wait_until_up(worker: subprocess.Popen, log: Path, timeout: float) -> None:
 # -- report ------------------------------------------------------------------------------
 
 
+def run_warc_comparison(
+    tmp: Path, urls_file: Path, pages: list[Path], timeout: float, extra: list[str], rounds: int
+) -> int:
+    """``--warc``: the same crawl with WARC capture off and on, alternated ``rounds``
+    times (load from other work falls on both alike); best and median pages/s of each,
+    and the WARC bytes per page against the HTML served."""
+    n = len(pages)
+    runs: dict[str, list[Result]] = {"off": [], "on": []}
+    for i in range(rounds):
+        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
+            switch = ["-s", f"CITECACHE_WARC_ENABLED={'true' if mode == 'on' else 'false'}"]
+            result = run_citecache(
+                tmp, urls_file, n, timeout, [*extra, *switch], f"(b) crawl, WARC {mode}"
+            )
+            if result.error:
+                print(f"{result.label}: {result.error}")
+                return 1
+            runs[mode].append(result)
+            print(f"round {i + 1}: WARC {mode:3}  {result.rate:6.1f} pages/s  ({load()})")
+    rate = {mode: sorted(r.rate for r in results) for mode, results in runs.items()}
+    for mode in ("off", "on"):
+        best, median = rate[mode][-1], rate[mode][len(rate[mode]) // 2]
+        print(f"WARC {mode:3}: best {best:6.1f} pages/s, median {median:6.1f} pages/s")
+    loss = 1 - rate["on"][-1] / rate["off"][-1]
+    print(f"throughput loss with WARC on (best against best): {loss:.1%}")
+    html = sum(p.stat().st_size for p in pages)
+    warc = sum(p.stat().st_size for p in tmp.glob("crawl-*/warc/*.warc.gz")) / rounds
+    print(
+        f"WARC bytes per page: {warc / n:,.0f} (HTML served: {html / n:,.0f} bytes per page;"
+        f" request + response records, gzip per record)"
+    )
+    return 0
+
+
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
@@ -478,6 +520,13 @@ def main(argv: list[str] | None = None) -> int:
         "--worker", action="store_true", help="also time a long-running citecache worker (w)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
+    parser.add_argument(
+        "--warc",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="only compare the crawl with WARC capture off and on, alternated ROUNDS times",
+    )
     parser.add_argument(
         "--polite",
         action="store_true",
@@ -519,6 +568,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{k}={v}" for k, v in settings.items()
         ))  # fmt: skip
         print(flush=True)
+
+        if args.warc:
+            if not nginx:
+                print(f"not available: {server_error}")
+                return 1
+            return run_warc_comparison(tmp, urls_file, pages, args.timeout, crawl_args, args.warc)
 
         n = args.processes
         results = [

@@ -18,6 +18,7 @@ from wiki.commands import pages
 
 from . import __version__, reading, registry
 from .context import CONTEXT_SETTINGS, Context
+from .warc import warc
 
 
 class CitecacheGroup(click.Group):
@@ -73,6 +74,7 @@ for command in (
     registry.publications,
     serve,
     pages,
+    warc,
 ):
     cli.add_command(command)
 

@@ -7,12 +7,15 @@ through ``pass_ctx``; it imports no room but ``storage``.
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import click
 
 from storage import DEFAULT_DB_PATH, Store
 from storage.backend import database_exists, redact
+from storage.warc import warc_dir
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -34,6 +37,10 @@ class Context:
         self.db = db
         self.allow_private = allow_private
         self.verbose = verbose
+
+    def warc_folder(self) -> Path:
+        """The WARC folder: CITECACHE_WARC_DIR, else beside the database (storage/warc.py)."""
+        return warc_dir(self.db, os.environ.get("CITECACHE_WARC_DIR"))
 
     def store(self) -> Store:
         """The cache, created and migrated if needed: for the commands that register data

@@ -15,17 +15,23 @@ from storage.health import FETCH_STATES
 from storage.views import render_card, resource_view
 
 from .context import Context, db_option, dump_json, exclusive, pass_ctx
+from .warc import export_records, write_raw_body
 
 
 @click.command()
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="The resource as JSON (camelCase).")
 @click.option("--card", is_flag=True, help="The text card.")
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="The current snapshot's response body from its WARC record (bytes; gzip undone).",
+)
 @db_option
 @pass_ctx
-def show(ctx: Context, ref: str, as_json: bool, card: bool) -> None:
+def show(ctx: Context, ref: str, as_json: bool, card: bool, raw: bool) -> None:
     """Show one resource by id, stable id (sid_...) or URL."""
-    exclusive({"--json": as_json, "--card": card})
+    exclusive({"--json": as_json, "--card": card, "--raw": raw})
     with ctx.reading_store() as store:
         try:
             resource = store.get(ref)
@@ -33,6 +39,8 @@ def show(ctx: Context, ref: str, as_json: bool, card: bool) -> None:
             raise click.ClickException(str(exc)) from None
         if as_json:
             dump_json(resource_view(store, resource, full_text=True))
+        elif raw:
+            write_raw_body(ctx, store, resource)
         elif card:
             click.echo(render_card(store, resource, width=_card_width()))
         else:
@@ -102,7 +110,12 @@ def list_(ctx: Context, status, type_, limit, as_json: bool, as_csv: bool) -> No
 
 @click.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "warc"]),
+    default="jsonl",
+    show_default=True,
+    help="warc: the WARC response records of the current snapshots, as one .warc.gz.",
 )
 @click.option("--full-text", is_flag=True, help="Include the full text (jsonl only).")
 @click.option(
@@ -115,6 +128,9 @@ def export(ctx: Context, fmt: str, full_text: bool, output) -> None:
     if full_text and fmt != "jsonl":
         raise click.UsageError("--full-text needs --format jsonl (CSV has no text column)")
     with ctx.reading_store() as store:
+        if fmt == "warc":
+            output.flush()
+            return export_records(ctx, store, output.buffer)
         views = (resource_view(store, r, full_text=full_text) for r in store.iter_resources())
         if fmt == "jsonl":
             for view in views:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from storage.results import WarcRef
+from storage.warc import Exchange
+
 
 @dataclass
 class FetchedPage:
@@ -38,3 +41,8 @@ class FetchedPage:
     """The host lease the task was claimed under (storage/leases.py)."""
     host_delay: float | None = None
     """Seconds the server asked us to wait before the next request (Retry-After)."""
+    exchange: Exchange | None = None
+    """The request and response as sent and received, for the WARC files (crawler/warc.py);
+    dropped once written."""
+    warc: WarcRef | None = None
+    """Where the WARC response record of this body is kept, once written."""

@@ -168,6 +168,7 @@ def _result(
         lease_token=page.lease_token,
         host_delay=page.host_delay,
         redirect_chain=page.redirect_chain,
+        warc=page.warc,
     )
     if found is not None:
         result.text = found["text"]

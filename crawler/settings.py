@@ -105,6 +105,14 @@ CITECACHE_HOST_REST = None
 worker's), unless the server asked for longer (Retry-After); None: the delay a worker
 keeps between a host's requests, DOWNLOAD_DELAY or, with AutoThrottle, its start delay
 if larger. This keeps the per-host delay across lease hand-overs too."""
+CITECACHE_WARC_ENABLED = True
+"""Keep every response that has a body (the bytes behind each snapshot, and failures'
+pages) as WARC/1.1 records (crawler/warc.py); an unchanged body becomes a revisit record."""
+CITECACHE_WARC_DIR = os.environ.get("CITECACHE_WARC_DIR", "")
+"""Folder of the ``.warc.gz`` files; empty: ``warc/`` beside a SQLite database, or
+``$XDG_DATA_HOME/citecache/warc`` (``~/.local/share/citecache/warc``) for PostgreSQL."""
+CITECACHE_WARC_MAX_SIZE = 1024**3
+"""Bytes after which a WARC file is closed and the next one started (1 GiB)."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 
@@ -176,8 +184,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.TypedHttpCompressionMiddleware": 590,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawler.middlewares.TypedRedirectMiddleware": 600,
+    # next to the downloader: the response as received, before decompression
+    "crawler.warc.WarcCaptureMiddleware": 950,
 }
 ITEM_PIPELINES = {
+    "crawler.warc.WarcPipeline": 200,
     "crawler.pipelines.ExtractPipeline": 300,
     "crawler.pipelines.StorePipeline": 800,
 }

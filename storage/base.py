@@ -35,9 +35,12 @@ class StoreBase:
         return self.sql.scalar(sql, params)
 
     def _update_resource(self, resource_id: str, values: dict[str, Any]) -> None:
+        self._update_row("resources", resource_id, values)
+
+    def _update_row(self, table: str, row_id: Any, values: dict[str, Any]) -> None:
         assignments = ", ".join(f"{column} = ?" for column in values)
         self.sql.execute(
-            f"UPDATE resources SET {assignments} WHERE id = ?", [*values.values(), resource_id]
+            f"UPDATE {table} SET {assignments} WHERE id = ?", [*values.values(), row_id]
         )
 
     @contextmanager

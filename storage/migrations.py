@@ -381,3 +381,14 @@ BACKFILL_CONTENT_LENGTH = (
     "WHERE s.id = resources.current_snapshot_id) WHERE current_snapshot_id IS NOT NULL"
 )
 """m010's backfill, the same statement in both engines."""
+
+
+@migrations()
+def m013_snapshot_warc(db: Database) -> None:
+    # Each snapshot points at the WARC response record of the bytes it was extracted
+    # from (storage/warc.py): a file of the WARC folder, the record's gzip member there,
+    # and its payload digest, by which an unchanged re-fetch becomes a revisit record.
+    db.execute("ALTER TABLE snapshots ADD COLUMN warc_file TEXT")
+    db.execute("ALTER TABLE snapshots ADD COLUMN warc_offset INTEGER")
+    db.execute("ALTER TABLE snapshots ADD COLUMN warc_length INTEGER")
+    db.execute("ALTER TABLE snapshots ADD COLUMN warc_payload_digest TEXT")

@@ -367,6 +367,15 @@ def m010_content_listing(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CREATE INDEX resources_attempted ON resources(last_attempt_at, id)")
 
 
+@migration
+def m013_snapshot_warc(conn: psycopg.Connection[Any]) -> None:
+    # Each snapshot's WARC response record; see storage/migrations.py.
+    conn.execute(f"ALTER TABLE snapshots ADD COLUMN warc_file {TEXT}")
+    conn.execute("ALTER TABLE snapshots ADD COLUMN warc_offset BIGINT")
+    conn.execute("ALTER TABLE snapshots ADD COLUMN warc_length BIGINT")
+    conn.execute(f"ALTER TABLE snapshots ADD COLUMN warc_payload_digest {TEXT}")
+
+
 def applied(conn: psycopg.Connection[Any]) -> list[str]:
     """Names of the migrations applied to the database, in the order they were applied."""
     cursor = conn.cursor(row_factory=tuple_row)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .base import StoreBase
+from .results import WarcRef
 
 SNAPSHOT_SUMMARY_COLUMNS = ", ".join(
     f"s.{c}"
@@ -35,6 +36,25 @@ class Reads(StoreBase):
             "fetch_method, http_status FROM snapshots WHERE resource_id = ? "
             "ORDER BY fetched_at DESC, id DESC",
             [resource_id],
+        )
+
+    def warc_original(self, resource_id: str, payload_digest: str) -> WarcRef | None:
+        """The WARC record of a body this resource gave before (same payload digest)."""
+        row = self._row(
+            f"SELECT {WARC_COLUMNS} FROM snapshots "
+            "WHERE resource_id = ? AND warc_payload_digest = ? AND warc_file IS NOT NULL",
+            [resource_id, payload_digest],
+        )
+        return warc_ref(row)
+
+    def warc_records(self, *, current_only: bool = False) -> Iterator[dict]:
+        """Snapshots that point at a WARC record: ``id``, ``resource_id``, ``url`` and the
+        record's columns; only the ones resources serve if ``current_only``."""
+        join = "r.current_snapshot_id = s.id" if current_only else "r.id = s.resource_id"
+        yield from self.sql.iter_rows(
+            f"SELECT s.id, s.resource_id, r.url, {WARC_COLUMNS} FROM snapshots s "
+            f"JOIN resources r ON {join} WHERE s.warc_file IS NOT NULL ORDER BY s.id",
+            [],
         )
 
     def fetch_log(self, resource_id: str, limit: int = 50) -> list[dict]:
@@ -124,3 +144,19 @@ class Reads(StoreBase):
             "(SELECT max(started_at) FROM fetch_log) AS last_fetch_at"
         )
         return {**(one or {}), "by_status": by_status}
+
+
+WARC_COLUMNS = "warc_file, warc_offset, warc_length, warc_payload_digest"
+"""A snapshot's pointer at its WARC response record (storage/warc.py)."""
+
+
+def warc_ref(snapshot: dict | None) -> WarcRef | None:
+    """The WARC record a snapshot row points at, if any."""
+    if not snapshot or not snapshot.get("warc_file"):
+        return None
+    return WarcRef(
+        snapshot["warc_file"],
+        snapshot["warc_offset"],
+        snapshot["warc_length"],
+        snapshot["warc_payload_digest"],
+    )

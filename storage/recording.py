@@ -175,11 +175,14 @@ class Recording(StoreBase):
     ) -> tuple[int, bool, int]:
         """The snapshot of this content (id, whether new, its length), added if new."""
         existing = self._row(
-            "SELECT id, content_length FROM snapshots WHERE resource_id = ? AND content_hash = ?",
+            "SELECT id, content_length, warc_file FROM snapshots "
+            "WHERE resource_id = ? AND content_hash = ?",
             [result.resource_id, digest],
         )
         if existing:
             self._seen_again(existing["id"], result.started_at)
+            if result.warc and not existing["warc_file"]:  # taken before WARC capture
+                self._update_row("snapshots", existing["id"], _warc_columns(result))
             return existing["id"], False, existing["content_length"]
         snapshot_id = self.sql.insert(
             "snapshots",
@@ -197,6 +200,20 @@ class Recording(StoreBase):
                 "http_status": result.http_status,
                 "content_type": result.content_type,
                 "final_url": result.final_url,
+                **_warc_columns(result),
             },
         )
         return snapshot_id, True, len(text)
+
+
+def _warc_columns(result: FetchResult) -> dict:
+    """The snapshot's pointer at the WARC record of its bytes, if the fetch wrote one."""
+    ref = result.warc
+    if ref is None:
+        return {}
+    return {
+        "warc_file": ref.file,
+        "warc_offset": ref.offset,
+        "warc_length": ref.length,
+        "warc_payload_digest": ref.payload_digest,
+    }

@@ -6,6 +6,17 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class WarcRef:
+    """Where a WARC record is kept: a file of the WARC folder, its gzip member's offset
+    and length there, and the payload digest of the response it holds."""
+
+    file: str
+    offset: int
+    length: int
+    payload_digest: str
+
+
+@dataclass(frozen=True)
 class FetchTask:
     """One resource the crawler should fetch."""
 
@@ -61,3 +72,6 @@ class FetchResult:
     taken over since is refused (``stale_lease``), never written over newer state."""
     host_delay: float | None = None
     """Seconds before the host may be fetched again (a Retry-After), when known."""
+    warc: WarcRef | None = None
+    """The response record of this fetch's body (storage/warc.py), or of the same body
+    fetched earlier (a revisit); None when WARC capture is off or there was no body."""

@@ -4,6 +4,7 @@ a private server), the saved-page manifest."""
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import subprocess
 import sys
@@ -34,6 +35,15 @@ class MockServer:
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` on ``base``."""
         return self.base + "/" + path.lstrip("/")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def warc_dir_for_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Crawls on PostgreSQL keep their WARC files in the user's data folder by default
+    (storage/warc.py): the tests' crawls write to a temp dir instead (tests/test_warc.py
+    unsets it where it checks the defaults)."""
+    os.environ.setdefault("CITECACHE_WARC_DIR", str(tmp_path_factory.mktemp("warc")))
+    yield
 
 
 @pytest.fixture(scope="session")

@@ -182,6 +182,7 @@ def test_our_settings_put_our_components_in_place_of_scrapys():
         "crawler.middlewares.TypedMetaRefreshMiddleware",
         "crawler.middlewares.TypedHttpCompressionMiddleware",
         "crawler.middlewares.TypedRedirectMiddleware",
+        "crawler.warc.WarcCaptureMiddleware",  # next to the downloader: bytes as received
     ]
     scrapys = [name.rsplit(".", 1)[-1] for name in middlewares if name.startswith("scrapy.")]
     for replaced in ("RobotsTxt", "Retry", "MetaRefresh", "HttpCompression", "Redirect"):

@@ -38,6 +38,7 @@ from crawler.items import FetchedPage
 from crawler.middlewares import BodyTooLarge, TooManyRedirects
 from crawler.retry import retry_after_seconds
 from crawler.robots import ForbiddenByRobots
+from crawler.warc import exchange_of
 from extraction.page_status import challenge_reason
 from storage import FetchResult, FetchTask, iso, utc_now
 from storage.ids import host_of
@@ -122,6 +123,7 @@ class ResourcesSpider(scrapy.Spider):
         page.etag = _header(response, "ETag")
         page.last_modified = _header(response, "Last-Modified")
         page.redirect_chain = list(response.meta.get("redirect_urls", []))
+        page.exchange = exchange_of(response, response.url, page.started_at)
         if response.status in (429, 503):  # the host rests as long as it asks
             page.host_delay = retry_after_seconds(response.headers.get("Retry-After"))
         moved = _judge_redirect(task.url, response.url) if page.redirect_chain else None
