@@ -38,3 +38,11 @@ class FetchedPage:
     """The host lease the task was claimed under (storage/leases.py)."""
     host_delay: float | None = None
     """Seconds the server asked us to wait before the next request (Retry-After)."""
+    archive_fallback: bool = False
+    """Ask a web archive if this fetch fails: the source has no copy yet, or is dead."""
+    fetch_method: str = "scrapy"
+    """scrapy (live) or wayback (a capture from the web archive, crawler/wayback.py)."""
+    archived_at: str | None = None
+    """For a capture: when the archive made it, ISO 8601 UTC ending in Z."""
+    archive_url: str | None = None
+    """For a capture: where a reader can see it in the archive."""

@@ -168,6 +168,10 @@ def _result(
         lease_token=page.lease_token,
         host_delay=page.host_delay,
         redirect_chain=page.redirect_chain,
+        archive_fallback=page.archive_fallback,
+        fetch_method=page.fetch_method,
+        archived_at=page.archived_at,
+        archive_url=page.archive_url,
     )
     if found is not None:
         result.text = found["text"]

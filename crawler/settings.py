@@ -103,6 +103,19 @@ CITECACHE_HOST_REST = None
 worker's), unless the server asked for longer (Retry-After); None: the delay a worker
 keeps between a host's requests, DOWNLOAD_DELAY or, with AutoThrottle, its start delay
 if larger. This keeps the per-host delay across lease hand-overs too."""
+CITECACHE_WAYBACK_ENABLED = os.environ.get("CITECACHE_WAYBACK_ENABLED", "1") in ("1", "true", "yes")
+"""Ask the Internet Archive's Wayback Machine for a copy of a source the live web fails:
+blocked, blocked by robots.txt, a soft 404, dead, or never fetched well (crawler/wayback.py).
+Off in runs from a mirror (CITECACHE_MIRROR_URL)."""
+CITECACHE_WAYBACK_URL = os.environ.get("CITECACHE_WAYBACK_URL", "")
+"""Base URL of the archive's three calls (``/wayback/available``, ``/cdx/search/cdx``,
+``/web/{timestamp}id_/{url}``); empty: archive.org and web.archive.org. An operator's
+choice, so it may be a private or local address (a stand-in) even when sources may not."""
+CITECACHE_WAYBACK_DELAY = 1.0
+"""Seconds between two requests to the archive (one at a time); a ``Retry-After`` from it
+pauses them longer."""
+CITECACHE_WAYBACK_CDX_LIMIT = 5
+"""Newest good captures asked of the CDX API when the closest capture is not a good one."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 
@@ -177,6 +190,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.ExtractPipeline": 300,
+    "crawler.wayback.WaybackFallback": 500,
     "crawler.pipelines.StorePipeline": 800,
 }
 EXTENSIONS = {

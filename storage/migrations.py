@@ -363,3 +363,11 @@ def m009_hosts_by_turn(db: Database) -> None:
     # were left for the end of a crawl, when few hosts remain to fill the workers.
     db.execute("DROP INDEX hosts_due")
     db.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
+
+
+@migrations()
+def m014_archived_snapshots(db: Database) -> None:
+    # A snapshot taken from a web archive (fetch_method "wayback", crawler/wayback.py):
+    # when the archive captured it (ISO 8601 UTC) and where the capture can be seen.
+    db.execute("ALTER TABLE snapshots ADD COLUMN archived_at TEXT")
+    db.execute("ALTER TABLE snapshots ADD COLUMN archive_url TEXT")

@@ -358,6 +358,13 @@ def m009_hosts_by_turn(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
 
 
+@migration
+def m014_archived_snapshots(conn: psycopg.Connection[Any]) -> None:
+    # A snapshot taken from a web archive; see storage/migrations.py.
+    conn.execute(f"ALTER TABLE snapshots ADD COLUMN archived_at {TEXT}")
+    conn.execute(f"ALTER TABLE snapshots ADD COLUMN archive_url {TEXT}")
+
+
 def applied(conn: psycopg.Connection[Any]) -> list[str]:
     """Names of the migrations applied to the database, in the order they were applied."""
     cursor = conn.cursor(row_factory=tuple_row)

@@ -38,6 +38,7 @@ from crawler.items import FetchedPage
 from crawler.middlewares import BodyTooLarge, TooManyRedirects
 from crawler.retry import retry_after_seconds
 from crawler.robots import ForbiddenByRobots
+from crawler.wayback import is_archived
 from extraction.page_status import challenge_reason
 from storage import FetchResult, FetchTask, iso, utc_now
 from storage.ids import host_of
@@ -84,10 +85,11 @@ class ResourcesSpider(scrapy.Spider):
 
     def _results_stored(self, results: list, statuses: list[str]) -> None:
         for result, status in zip(results, statuses, strict=True):
-            self.source.settled([result.resource_id], stored=status != "store_error")
+            if not is_archived(result):  # an archive's copy comes after its task settled
+                self.source.settled([result.resource_id], stored=status != "store_error")
 
     def _not_stored(self, item, **kwargs) -> None:
-        if isinstance(item, FetchedPage | FetchResult):
+        if isinstance(item, FetchedPage | FetchResult) and not is_archived(item):
             self.source.settled([item.resource_id], stored=False)
 
     def _spider_error(self, failure: Failure, response: Response | None, **kwargs) -> None:
@@ -170,6 +172,8 @@ class ResourcesSpider(scrapy.Spider):
             duration_ms=int((latency if latency is not None else time.time() - sent_at) * 1000),
             request_id=task.request_id,
             lease_token=task.lease_token,
+            # crawler/wayback.py: a failure of this fetch is worth asking the archive about
+            archive_fallback=not task.has_copy or task.status == "dead",
         )
 
     def _extractable(self, content_type: str | None, body: bytes) -> bool:
