@@ -4,6 +4,7 @@ a private server), the saved-page manifest."""
 from __future__ import annotations
 
 import json
+import os
 import selectors
 import subprocess
 import sys
@@ -16,6 +17,11 @@ import pytest
 from storage import Store
 
 from .pgserver import DatabasePool, PostgresServer, unavailable_reason
+
+# No test asks the real Internet Archive: the Wayback fallback (on by default) is off in
+# every crawl a test starts, in this process and its subprocesses, unless the test sets
+# CITECACHE_WAYBACK_ENABLED (and a local CITECACHE_WAYBACK_URL) itself.
+os.environ["CITECACHE_WAYBACK_ENABLED"] = "0"
 
 TESTS_DIR = Path(__file__).resolve().parent
 PAGES_DIR = TESTS_DIR / "pages"
