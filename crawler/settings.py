@@ -116,6 +116,14 @@ CITECACHE_WAYBACK_DELAY = 1.0
 pauses them longer."""
 CITECACHE_WAYBACK_CDX_LIMIT = 5
 """Newest good captures asked of the CDX API when the closest capture is not a good one."""
+CITECACHE_WAYBACK_SAVE = False
+"""Submit each source fetched well for the first time to the archive's Save Page Now
+(SPN2, ``POST {base}/save``), so that a capture exists before it dies; needs the keys."""
+CITECACHE_WAYBACK_ACCESS_KEY = os.environ.get("CITECACHE_WAYBACK_ACCESS_KEY", "")
+"""The access key of the archive.org account Save Page Now runs under
+(https://archive.org/account/s3.php)."""
+CITECACHE_WAYBACK_SECRET_KEY = os.environ.get("CITECACHE_WAYBACK_SECRET_KEY", "")
+"""Its secret key; sent as ``Authorization: LOW access:secret``."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 

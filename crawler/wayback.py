@@ -17,6 +17,10 @@ it only if the source has no copy as recent (storage/recording.py) and never let
 touch the source's own health. The archive's failures are counted (``wayback/*``
 stats) and logged, nothing more.
 
+Optional (CITECACHE_WAYBACK_SAVE): a source fetched well for the first time is sent to
+Save Page Now (SPN2, ``POST {base}/save`` with the operator's S3-style access keys), so
+that a capture exists before the source dies.
+
 Politeness: every archive request goes through one download slot of its own, one at a
 time, CITECACHE_WAYBACK_DELAY seconds apart (1 s by default, AutoThrottle kept out),
 and a 429 or 503 with ``Retry-After`` pauses that slot as long as it asks.
@@ -67,6 +71,11 @@ NEVER_ASK = frozenset(
 def is_archived(item: FetchedPage | FetchResult) -> bool:
     """The item is a copy from the archive, not a fetch of the source."""
     return getattr(item, "fetch_method", None) == METHOD
+
+
+def _first_good_copy(result: FetchResult) -> bool:
+    """A live fetch that gave the first copy of its source (it had none before)."""
+    return result.outcome == "ok" and result.archive_fallback and not is_archived(result)
 
 
 def worth_asking(result: FetchResult) -> bool:
@@ -146,6 +155,10 @@ class WaybackEndpoints:
         """The capture's original bytes, without the archive's banner and rewriting."""
         return f"{self.cdx_and_capture_base}/web/{capture.timestamp}id_/{capture.url}"
 
+    def save(self) -> str:
+        """Save Page Now 2's endpoint."""
+        return f"{self.cdx_and_capture_base}/save"
+
     def viewer(self, capture: Capture) -> str:
         """The capture as a reader sees it in the archive."""
         return f"{self.cdx_and_capture_base}/web/{capture.timestamp}/{capture.url}"
@@ -172,23 +185,45 @@ class WaybackFallback:
     """Item pipeline, after extraction: asks the archive for sources the live fetch
     failed (``worth_asking``); the capture comes back through the pipelines."""
 
-    def __init__(self, crawler, endpoints: WaybackEndpoints, *, delay: float, cdx_limit: int):
+    def __init__(
+        self,
+        crawler,
+        endpoints: WaybackEndpoints,
+        *,
+        delay: float,
+        cdx_limit: int,
+        save_keys: str | None = None,
+    ):
         self.crawler = crawler
         self.stats = crawler.stats
         self.endpoints = endpoints
         self.delay = delay
         self.cdx_limit = cdx_limit
+        self.save_keys = save_keys
+        """``access:secret`` for Save Page Now, or None: nothing is submitted."""
 
     @classmethod
     def from_crawler(cls, crawler):
-        endpoints = endpoints_from(crawler.settings)
+        settings = crawler.settings
+        endpoints = endpoints_from(settings)
         if endpoints is None:
             raise NotConfigured
+        save_keys = None
+        if settings.getbool("CITECACHE_WAYBACK_SAVE"):
+            keys = [settings.get(f"CITECACHE_WAYBACK_{k}_KEY") for k in ("ACCESS", "SECRET")]
+            if all(keys):
+                save_keys = ":".join(keys)
+            else:  # the fallback works without; only the submissions are off
+                logger.warning(
+                    "Save Page Now is off: it needs CITECACHE_WAYBACK_ACCESS_KEY "
+                    "and CITECACHE_WAYBACK_SECRET_KEY"
+                )
         pipeline = cls(
             crawler,
             endpoints,
-            delay=crawler.settings.getfloat("CITECACHE_WAYBACK_DELAY"),
-            cdx_limit=crawler.settings.getint("CITECACHE_WAYBACK_CDX_LIMIT"),
+            delay=settings.getfloat("CITECACHE_WAYBACK_DELAY"),
+            cdx_limit=settings.getint("CITECACHE_WAYBACK_CDX_LIMIT"),
+            save_keys=save_keys,
         )
         crawler.signals.connect(pipeline._response_downloaded, signal=signals.response_downloaded)
         return pipeline
@@ -205,11 +240,41 @@ class WaybackFallback:
             self._send(self.endpoints.availability(item.url, utc_now()), self._available, item)
         elif isinstance(item, FetchResult) and is_archived(item):
             self.stats.inc_value(f"wayback/extracted/{item.outcome}")
+        elif isinstance(item, FetchResult) and self.save_keys and _first_good_copy(item):
+            self._save(item)
         return item
 
-    def _send(self, url: str, callback, about: FetchResult, **meta) -> None:
+    def _save(self, result: FetchResult) -> None:
+        """Ask Save Page Now to capture a source we just fetched well for the first time."""
+        self.stats.inc_value("wayback/save/asked")
+        self._send(
+            self.endpoints.save(),
+            self._saved,
+            result,
+            method="POST",
+            body=urlencode({"url": result.url}),
+            headers={
+                "Authorization": f"LOW {self.save_keys}",
+                "Accept": "application/json",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+
+    def _saved(self, response: Response):
+        if response.status == 200:
+            self.stats.inc_value("wayback/save/ok")
+        else:
+            self._archive_error(response.meta[META], f"Save Page Now: HTTP {response.status}")
+        return []
+
+    def _send(
+        self, url: str, callback, about: FetchResult, *, method: str = "GET", **extra
+    ) -> None:
         request = scrapy.Request(
             url,
+            method=method,
+            body=extra.pop("body", None),
+            headers=extra.pop("headers", None),
             callback=callback,
             errback=self._failed,
             dont_filter=True,
@@ -219,7 +284,7 @@ class WaybackFallback:
                 "autothrottle_dont_adjust_delay": True,
                 # the archive's API is called on purpose, like an API, not crawled
                 "dont_obey_robotstxt": True,
-                **meta,
+                **extra,
             },
         )
         self.crawler.engine.crawl(request)

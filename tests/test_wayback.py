@@ -14,6 +14,7 @@ import pytest
 from scrapy.http import Request
 from scrapy.utils.test import get_crawler
 
+from api import create_app
 from crawler.middlewares import SafeURLMiddleware
 from crawler.resolver import SafeResolver
 from crawler.wayback import (
@@ -28,6 +29,7 @@ from storage import FetchResult, Store
 from storage.urlsafety import UnsafeURL
 
 from .smallweb import CAPTURED_AT, FAILING, SmallWeb, archive_small_web
+from .test_pages_html import get
 from .waybackserver import WaybackServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,15 +142,20 @@ def test_an_archived_copy_never_overrides_a_live_one_and_a_live_one_replaces_it(
     archive_small_web(web, archive)
     dying, walled = web.urls("dying")[0], web.urls("walled")[0]
     register(db_path, [dying, walled])
-    crawl(db_path, archive)
+    save = ("CITECACHE_WAYBACK_SAVE=1", "CITECACHE_WAYBACK_ACCESS_KEY=key")
+    crawl(db_path, archive, *save, "CITECACHE_WAYBACK_SECRET_KEY=secret")
     assert copies(db_path)[walled]["fetch_method"] == "wayback"
+    # Save Page Now: the source fetched well for the first time, with the keys.
+    saved = [e for e in archive.log if e["path"] == "/save"]
+    assert [(e["query"]["url"], e["authorization"]) for e in saved] == [([dying], "LOW key:secret")]
 
     web.phase = 2  # dying/0 now answers 404; walled/0 lets us in
-    crawl(db_path, archive, "CITECACHE_DEAD_AFTER=1")
+    crawl(db_path, archive, "CITECACHE_DEAD_AFTER=1", *save, "CITECACHE_WAYBACK_SECRET_KEY=secret")
     assert not archive.asked_about(dying)  # it has a live copy and is not dead yet
     crawl(db_path, archive, "CITECACHE_DEAD_AFTER=1")
 
     found = copies(db_path)
+    assert len([e for e in archive.log if e["path"] == "/save"]) == 1  # saved once only
     assert found[dying]["fetch_status"] == "dead"
     assert archive.asked_about(dying)  # dead: asked, but its capture is older
     assert found[dying]["fetch_method"] == "scrapy"
@@ -156,9 +163,7 @@ def test_an_archived_copy_never_overrides_a_live_one_and_a_live_one_replaces_it(
     assert found[walled]["fetch_method"] == "scrapy"  # the live copy won
 
 
-def test_a_worker_with_leases_falls_back_too_and_rests_when_the_archive_asks(
-    web, archive, db_path
-):
+def test_a_worker_with_leases_falls_back_too_and_rests_when_the_archive_asks(web, archive, db_path):
     archive.throttle_left = 1  # the first API request: 429, Retry-After: 1
     held = archive_small_web(web, archive)
     urls = web.urls("walled") + web.urls("dead")
@@ -235,7 +240,10 @@ def test_the_answers_of_the_archive_are_read_as_documented():
     assert latest_good_capture(json.dumps(rows).encode()) == Capture("2021", "http://x/")
     assert latest_good_capture(b"[]") is None
     endpoints = WaybackEndpoints()
-    assert endpoints.raw(Capture("2021", "http://x/")) == "https://web.archive.org/web/2021id_/http://x/"
+    assert (
+        endpoints.raw(Capture("2021", "http://x/"))
+        == "https://web.archive.org/web/2021id_/http://x/"
+    )
 
 
 @pytest.mark.parametrize(
@@ -298,3 +306,33 @@ def test_the_store_takes_an_archived_copy_only_where_nothing_as_recent_is_live(d
         older = archived_result(rid, "Other text " * 50, "2025-01-01T00:00:00Z")
         assert store.record_result(older) == "archive_not_used"  # the live copy is newer
         assert store.current_snapshot(rid)["fetch_method"] == "scrapy"
+
+
+def test_the_resource_page_and_the_api_say_where_a_preview_came_from(tmp_path):
+    path = tmp_path / "c.db"
+    ids = {}
+    with Store(path) as store:
+        for method in ("scrapy", "wayback", "browser"):
+            rid = store.register(f"https://example.org/{method}").resource["id"]
+            ids[method] = rid
+            result = archived_result(rid, f"The {method} text. " * 40, "2024-03-15T12:00:00Z")
+            result.url = f"https://example.org/{method}"
+            if method != "wayback":
+                result.fetch_method, result.archived_at, result.archive_url = method, None, None
+            store.record_result(result)
+    app = create_app(path, api_token="t", start_worker=False)
+
+    archived = get(app, f"/resources/{ids['wayback']}").text
+    assert "Archived copy from <time" in archived and "15 Mar 2024" in archived
+    archive_url = "https://web.archive.org/web/20240101000000/https://example.org/a"
+    assert f'<a href="{archive_url}"' in archived
+    assert "Rendered in a browser" in get(app, f"/resources/{ids['browser']}").text
+    assert "Live copy, fetched from the source" in get(app, f"/resources/{ids['scrapy']}").text
+
+    body = get(app, f"/api/resources/{ids['wayback']}").json()
+    assert body["provenance"]["source"] == "archive"
+    assert body["provenance"]["archivedAt"] == "2024-03-15T12:00:00Z"
+    assert body["snapshot"]["archiveUrl"] == archive_url
+    labels = {m: get(app, f"/api/resources/{rid}").json()["provenance"] for m, rid in ids.items()}
+    assert labels["browser"] == {"source": "browser", "label": "rendered in a browser"}
+    assert labels["scrapy"] == {"source": "live", "label": "live copy"}

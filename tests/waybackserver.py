@@ -74,9 +74,12 @@ class WaybackServer(ThreadingHTTPServer):
         self.server_close()
 
     def asked_about(self, url: str) -> bool:
-        """Some API request named ``url``."""
+        """Some lookup (availability or CDX) named ``url``."""
         with self.lock:
-            return any(url in entry["query"].get("url", []) for entry in self.log)
+            return any(
+                entry["method"] == "GET" and url in entry["query"].get("url", [])
+                for entry in self.log
+            )
 
 
 class Handler(BaseHTTPRequestHandler):
