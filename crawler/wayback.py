@@ -210,7 +210,10 @@ class WaybackFallback:
             raise NotConfigured
         save_keys = None
         if settings.getbool("CITECACHE_WAYBACK_SAVE"):
-            keys = [settings.get(f"CITECACHE_WAYBACK_{k}_KEY") for k in ("ACCESS", "SECRET")]
+            keys = [
+                settings.get("CITECACHE_WAYBACK_ACCESS_KEY"),
+                settings.get("CITECACHE_WAYBACK_SECRET_KEY"),
+            ]
             if all(keys):
                 save_keys = ":".join(keys)
             else:  # the fallback works without; only the submissions are off
