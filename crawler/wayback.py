@@ -335,7 +335,7 @@ class WaybackFallback:
             self._archive_error(asked, f"HTTP {response.status} for capture {response.url}")
             return
         self.stats.inc_value("wayback/captured")
-        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        content_type = (response.headers.get("Content-Type") or b"").decode("latin-1")
         yield FetchedPage(
             resource_id=asked.resource_id,
             url=asked.url,

@@ -22,6 +22,7 @@ base URL and holds no captures). Captures are kept per original URL, in memory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -207,7 +208,5 @@ class Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":
     server = WaybackServer()
     print(server.base, flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
