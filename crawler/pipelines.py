@@ -18,6 +18,7 @@ from scrapy.utils.misc import load_object
 from crawler import extract_worker
 from crawler.frontier import ResultSink, results_stored
 from crawler.items import FetchedPage
+from crawler.wayback import is_archived
 from storage import FetchResult
 
 logger = logging.getLogger(__name__)
@@ -280,8 +281,10 @@ class StorePipeline:
         batch, self.buffer = self.buffer, []
         self._last_flush = time.monotonic()
         statuses = await asyncio.wrap_future(self.writer.submit(self._write, batch))
-        for status in statuses:
-            self.stats.inc_value(f"citecache/status/{status}")
+        for result, status in zip(batch, statuses, strict=True):
+            # an archive's copy is not a fetch of its source: counted apart
+            kind = "wayback/stored" if is_archived(result) else "citecache/status"
+            self.stats.inc_value(f"{kind}/{status}")
         if self.signals is not None:
             self.signals.send_catch_log(results_stored, results=batch, statuses=statuses)
 
@@ -300,7 +303,7 @@ class StorePipeline:
                 except Exception:
                     logger.exception("could not store the result for %s", result.url)
                     statuses.append("store_error")
-        self.stats.inc_value("citecache/stored", len(batch))
+        self.stats.inc_value("citecache/stored", sum(not is_archived(r) for r in batch))
         return statuses
 
     async def close_spider(self):
