@@ -41,6 +41,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
+from crawler.downloader import RunDeadline
 from crawler.items import FetchedPage
 from crawler.retry import retry_after_seconds
 from storage import FetchResult, iso, utc_now
@@ -354,6 +355,9 @@ class WaybackFallback:
 
     def _failed(self, failure: Failure):
         request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        if failure.check(RunDeadline):  # never sent: asked again if the source fails again
+            self.stats.inc_value("wayback/left_for_next_run")
+            return
         self._archive_error(request.meta[META], f"{type(failure.value).__name__}: {failure.value}")
 
     def _archive_error(self, asked: FetchResult, reason: str) -> None:
