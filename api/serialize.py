@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from storage import Store
-from storage.views import provenance, resource_view
+from storage.views import resource_view
 
 _NAIVE_ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?$")
 
@@ -110,7 +110,6 @@ def citation_content(store: Store, url: str, resource: dict) -> dict | None:
             "contentLength": snapshot["content_length"],
             "contentHash": snapshot["content_hash"],
             "fetchMethod": snapshot["fetch_method"],
-            "provenance": provenance(snapshot),
             "createdAt": snapshot["fetched_at"],
             "updatedAt": snapshot["last_seen_at"],
         }
