@@ -53,7 +53,7 @@ METHOD = "wayback"
 SLOT = "citecache-wayback"
 """The download slot of every archive request: its own delay and concurrency."""
 META = "wayback"
-"""Meta key of archive requests: the FetchResult that asked, later the capture."""
+"""Meta key of archive requests: the source they are about (an ``Asked``)."""
 
 AVAILABILITY_BASE = "https://archive.org"
 """The real service's documented hosts, when CITECACHE_WAYBACK_URL is not set."""
@@ -87,6 +87,14 @@ def worth_asking(result: FetchResult) -> bool:
         return True
     # Any other failure: only for a source with no copy yet, or one already dead.
     return result.archive_fallback
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The source an archive request is about (not its result: that may hold a text)."""
+
+    resource_id: str
+    url: str
 
 
 @dataclass(frozen=True)
@@ -241,22 +249,23 @@ class WaybackFallback:
     def process_item(self, item):
         if isinstance(item, FetchResult) and worth_asking(item):
             self.stats.inc_value("wayback/asked")
-            self._send(self.endpoints.availability(item.url, utc_now()), self._available, item)
+            asked = Asked(item.resource_id, item.url)
+            self._send(self.endpoints.availability(item.url, utc_now()), self._available, asked)
         elif isinstance(item, FetchResult) and is_archived(item):
             self.stats.inc_value(f"wayback/extracted/{item.outcome}")
         elif isinstance(item, FetchResult) and self.save_keys and _first_good_copy(item):
-            self._save(item)
+            self._save(Asked(item.resource_id, item.url))
         return item
 
-    def _save(self, result: FetchResult) -> None:
+    def _save(self, source: Asked) -> None:
         """Ask Save Page Now to capture a source we just fetched well for the first time."""
         self.stats.inc_value("wayback/save/asked")
         self._send(
             self.endpoints.save(),
             self._saved,
-            result,
+            source,
             method="POST",
-            body=urlencode({"url": result.url}),
+            body=urlencode({"url": source.url}),
             headers={
                 "Authorization": f"LOW {self.save_keys}",
                 "Accept": "application/json",
@@ -272,13 +281,21 @@ class WaybackFallback:
         return []
 
     def _send(
-        self, url: str, callback, about: FetchResult, *, method: str = "GET", **extra
+        self,
+        url: str,
+        callback,
+        about: Asked,
+        *,
+        method: str = "GET",
+        body: str | None = None,
+        headers: dict | None = None,
+        capture: Capture | None = None,
     ) -> None:
         request = scrapy.Request(
             url,
             method=method,
-            body=extra.pop("body", None),
-            headers=extra.pop("headers", None),
+            body=body,
+            headers=headers,
             callback=callback,
             errback=self._failed,
             dont_filter=True,
@@ -288,13 +305,13 @@ class WaybackFallback:
                 "autothrottle_dont_adjust_delay": True,
                 # the archive's API is called on purpose, like an API, not crawled
                 "dont_obey_robotstxt": True,
-                **extra,
+                "wayback_capture": capture,
             },
         )
         self.crawler.engine.crawl(request)
 
     def _available(self, response: Response):
-        asked: FetchResult = response.meta[META]
+        asked: Asked = response.meta[META]
         capture = self._parsed(response, closest_capture)
         if capture is not None:
             self._fetch(capture, asked)
@@ -303,7 +320,7 @@ class WaybackFallback:
         return []
 
     def _listed(self, response: Response):
-        asked: FetchResult = response.meta[META]
+        asked: Asked = response.meta[META]
         capture = self._parsed(response, latest_good_capture)
         if capture is not None:
             self._fetch(capture, asked)
@@ -325,12 +342,12 @@ class WaybackFallback:
             capture = Capture(capture.timestamp, response.meta[META].url)
         return capture
 
-    def _fetch(self, capture: Capture, asked: FetchResult) -> None:
+    def _fetch(self, capture: Capture, asked: Asked) -> None:
         self.stats.inc_value("wayback/found")
-        self._send(self.endpoints.raw(capture), self._captured, asked, wayback_capture=capture)
+        self._send(self.endpoints.raw(capture), self._captured, asked, capture=capture)
 
     def _captured(self, response: Response):
-        asked: FetchResult = response.meta[META]
+        asked: Asked = response.meta[META]
         capture: Capture = response.meta["wayback_capture"]
         if response.status != 200 or not response.body:
             self._archive_error(asked, f"HTTP {response.status} for capture {response.url}")
@@ -360,7 +377,7 @@ class WaybackFallback:
             return
         self._archive_error(request.meta[META], f"{type(failure.value).__name__}: {failure.value}")
 
-    def _archive_error(self, asked: FetchResult, reason: str) -> None:
+    def _archive_error(self, asked: Asked, reason: str) -> None:
         # The source's own state is not touched: the archive failing says nothing of it.
         self.stats.inc_value("wayback/error")
         logger.warning("the archive failed for %s: %s", asked.url, reason)
