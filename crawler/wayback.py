@@ -44,7 +44,7 @@ from twisted.python.failure import Failure
 from crawler.downloader import RunDeadline
 from crawler.items import FetchedPage
 from crawler.retry import retry_after_seconds
-from storage import FetchResult, iso, utc_now
+from storage import FetchResult, FetchTask, iso, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,13 @@ NEVER_ASK = frozenset(
 def is_archived(item: FetchedPage | FetchResult) -> bool:
     """The item is a copy from the archive, not a fetch of the source."""
     return getattr(item, "fetch_method", None) == METHOD
+
+
+def any_failure_asks_archive(task: FetchTask) -> bool:
+    """Any failure of this task's fetch is worth asking the archive about: the source has
+    no copy yet, or is dead already (the spider notes it on the page, as the task's
+    facts do not reach the pipelines)."""
+    return not task.has_copy or task.status == "dead"
 
 
 def _first_good_copy(result: FetchResult) -> bool:

@@ -38,7 +38,7 @@ from crawler.items import FetchedPage
 from crawler.middlewares import BodyTooLarge, TooManyRedirects
 from crawler.retry import retry_after_seconds
 from crawler.robots import ForbiddenByRobots
-from crawler.wayback import is_archived
+from crawler.wayback import any_failure_asks_archive, is_archived
 from extraction.page_status import challenge_reason
 from storage import FetchResult, FetchTask, iso, utc_now
 from storage.ids import host_of
@@ -172,8 +172,7 @@ class ResourcesSpider(scrapy.Spider):
             duration_ms=int((latency if latency is not None else time.time() - sent_at) * 1000),
             request_id=task.request_id,
             lease_token=task.lease_token,
-            # crawler/wayback.py: a failure of this fetch is worth asking the archive about
-            archive_fallback=not task.has_copy or task.status == "dead",
+            archive_fallback=any_failure_asks_archive(task),
         )
 
     def _extractable(self, content_type: str | None, body: bytes) -> bool:
