@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scrapy.exceptions import NotConfigured
 from scrapy.http import Request
 from scrapy.utils.test import get_crawler
 
@@ -21,6 +22,7 @@ from crawler.wayback import (
     META,
     Capture,
     WaybackEndpoints,
+    WaybackFallback,
     closest_capture,
     latest_good_capture,
     worth_asking,
@@ -341,3 +343,22 @@ def test_the_resource_page_and_the_api_say_where_a_preview_came_from(tmp_path):
     labels = {m: get(app, f"/api/resources/{rid}").json()["provenance"] for m, rid in ids.items()}
     assert labels["browser"] == {"source": "browser", "label": "rendered in a browser"}
     assert labels["scrapy"] == {"source": "live", "label": "live copy"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "on"),
+    [
+        ({"CITECACHE_WAYBACK_ENABLED": True}, True),
+        ({"CITECACHE_WAYBACK_ENABLED": False}, False),  # switched off
+        ({"CITECACHE_WAYBACK_ENABLED": True, "CITECACHE_MIRROR_URL": "http://m"}, False),  # offline
+    ],
+)
+def test_the_fallback_can_be_switched_off_and_is_off_in_mirror_runs(settings, on):
+    crawler = get_crawler(settings_dict=settings)
+    if on:
+        assert WaybackFallback.from_crawler(crawler).endpoints.availability_base == (
+            "https://archive.org"
+        )
+    else:
+        with pytest.raises(NotConfigured):
+            WaybackFallback.from_crawler(crawler)
