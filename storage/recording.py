@@ -211,14 +211,16 @@ class Recording(StoreBase):
             [result.resource_id, digest],
         )
         if existing:
+            self._seen_again(existing["id"], result.started_at)
             if existing["fetch_method"] == ARCHIVED and result.fetch_method != ARCHIVED:
-                # The live source gives the text an archive gave: the copy is live now.
+                # The live source gives the text an archive gave: the copy is live now,
+                # and new as a live one (the source's status is ok, not unchanged).
                 self.sql.execute(
                     "UPDATE snapshots SET fetch_method = ?, fetched_at = ?, archived_at = NULL, "
                     "archive_url = NULL WHERE id = ?",
                     [result.fetch_method, result.started_at, existing["id"]],
                 )
-            self._seen_again(existing["id"], result.started_at)
+                return existing["id"], True
             return existing["id"], False
         snapshot_id = self.sql.insert(
             "snapshots",
