@@ -68,6 +68,8 @@ def snapshot_summary(row: dict | None) -> dict | None:
         "contentLength": row["content_length"],
         "fetchMethod": row.get("fetch_method"),
         "httpStatus": row.get("http_status"),
+        "archivedAt": row.get("archived_at"),
+        "archiveUrl": row.get("archive_url"),
     }
 
 

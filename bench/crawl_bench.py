@@ -354,7 +354,8 @@ def run_citecache(
     result = Result(label)
     exe = VENV_BIN / "citecache"
     db = Path(tempfile.mkdtemp(dir=tmp, prefix="crawl-")) / "citecache.db"
-    env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1")
+    # local pages only: no Wayback lookups for the few that fail (they would leave 127.0.0.1)
+    env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1", CITECACHE_WAYBACK_ENABLED="0")
     try:
         if not exe.exists():
             raise RuntimeError(f"{exe} not found")
@@ -387,7 +388,8 @@ def run_worker(
     result = Result("(w) worker, already running" if running else "(w) citecache worker")
     exe = VENV_BIN / "citecache"
     db = tmp / ("running.db" if running else "worker.db")
-    env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1")
+    # local pages only: no Wayback lookups for the few that fail (they would leave 127.0.0.1)
+    env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1", CITECACHE_WAYBACK_ENABLED="0")
     log = tmp / f"{db.stem}.log"
     try:
         if running:

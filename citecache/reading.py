@@ -59,6 +59,9 @@ def show(ctx: Context, ref: str, as_json: bool, card: bool, raw: bool) -> None:
                 "nextFetchAt",
             ):
                 click.echo(f"{key}: {view[key] if view[key] is not None else '-'}")
+            origin = view["provenance"]  # where the copy came from: live, archive, browser
+            where = f" {origin['archiveUrl']}" if origin and origin.get("archiveUrl") else ""
+            click.echo(f"copy: {origin['label'] + where if origin else '-'}")
 
 
 LIST_COLUMNS = (

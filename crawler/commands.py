@@ -254,7 +254,7 @@ def crawl(
         statuses = ", ".join(f"{v} {k}" for k, v in summary["byStatus"].items()) or "nothing due"
         say(
             f"crawled {summary['stored']} of {summary['tasks']} "
-            f"in {summary['seconds']} s: {statuses}"
+            f"in {summary['seconds']} s: {statuses}{_archived(summary)}"
         )
 
 
@@ -369,7 +369,8 @@ def worker(
         statuses = ", ".join(f"{v} {k}" for k, v in summary["byStatus"].items()) or "nothing"
         say(
             f"worker stopped after {summary['seconds']} s: stored {summary['stored']} "
-            f"of {summary['tasks']} claimed ({statuses}); {requeued} request(s) requeued"
+            f"of {summary['tasks']} claimed ({statuses}){_archived(summary)}; "
+            f"{requeued} request(s) requeued"
         )
 
 
@@ -456,3 +457,8 @@ def _record_requests(
                 ]
         except (NotFoundError, InvalidURL, StoreError) as exc:
             raise click.ClickException(str(exc)) from None
+
+
+def _archived(summary: dict) -> str:
+    count = summary.get("archivedCopies")
+    return f"; {count} archived {'copy' if count == 1 else 'copies'}" if count else ""

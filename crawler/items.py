@@ -46,3 +46,11 @@ class FetchedPage:
     dropped once written."""
     warc: WarcRef | None = None
     """Where the WARC response record of this body is kept, once written."""
+    archive_fallback: bool = False
+    """Ask a web archive if this fetch fails: the source has no copy yet, or is dead."""
+    fetch_method: str = "scrapy"
+    """scrapy (live) or wayback (a capture from the web archive, crawler/wayback.py)."""
+    archived_at: str | None = None
+    """For a capture: when the archive made it, ISO 8601 UTC ending in Z."""
+    archive_url: str | None = None
+    """For a capture: where a reader can see it in the archive."""

@@ -8,6 +8,8 @@ from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddlewa
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
 
+from crawler import wayback
+from crawler.wayback import WaybackEndpoints, endpoints_from
 from storage.urlsafety import UnresolvableHost, check_url_safety_async
 
 ALLOW_PRIVATE_HINT = " (set CITECACHE_ALLOW_PRIVATE=1 to allow)"
@@ -22,15 +24,23 @@ class SafeURLMiddleware:
     like any download error, and Scrapy logs nothing for an error the errback handles.
     A host that does not resolve fails here, as a DNS error. This is the early check,
     for a clear reason; crawler/resolver.py checks again what the connection gets.
+
+    The archive's requests (crawler/wayback.py) to the base an operator set are
+    trusted: that base may be local without opening local addresses to sources.
     """
+
+    def __init__(self, archive: WaybackEndpoints | None = None):
+        self.archive = archive
 
     @classmethod
     def from_crawler(cls, crawler):
         if crawler.settings.getbool("CITECACHE_ALLOW_PRIVATE"):
             raise NotConfigured  # tests and intranets: CITECACHE_ALLOW_PRIVATE
-        return cls()
+        return cls(endpoints_from(crawler.settings))
 
     async def process_request(self, request):
+        if self.archive and wayback.META in request.meta and self.archive.owns(request.url):
+            return
         try:
             await check_url_safety_async(request.url, hint=ALLOW_PRIVATE_HINT)
         except UnresolvableHost as exc:

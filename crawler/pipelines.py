@@ -18,6 +18,7 @@ from scrapy.utils.misc import load_object
 from crawler import extract_worker
 from crawler.frontier import ResultSink, results_stored
 from crawler.items import FetchedPage
+from crawler.wayback import is_archived
 from storage import FetchResult
 
 logger = logging.getLogger(__name__)
@@ -169,6 +170,10 @@ def _result(
         host_delay=page.host_delay,
         redirect_chain=page.redirect_chain,
         warc=page.warc,
+        archive_fallback=page.archive_fallback,
+        fetch_method=page.fetch_method,
+        archived_at=page.archived_at,
+        archive_url=page.archive_url,
     )
     if found is not None:
         result.text = found["text"]
@@ -277,8 +282,10 @@ class StorePipeline:
         batch, self.buffer = self.buffer, []
         self._last_flush = time.monotonic()
         statuses = await asyncio.wrap_future(self.writer.submit(self._write, batch))
-        for status in statuses:
-            self.stats.inc_value(f"citecache/status/{status}")
+        for result, status in zip(batch, statuses, strict=True):
+            # an archive's copy is not a fetch of its source: counted apart
+            kind = "wayback/stored" if is_archived(result) else "citecache/status"
+            self.stats.inc_value(f"{kind}/{status}")
         if self.signals is not None:
             self.signals.send_catch_log(results_stored, results=batch, statuses=statuses)
 
@@ -297,7 +304,7 @@ class StorePipeline:
                 except Exception:
                     logger.exception("could not store the result for %s", result.url)
                     statuses.append("store_error")
-        self.stats.inc_value("citecache/stored", len(batch))
+        self.stats.inc_value("citecache/stored", sum(not is_archived(r) for r in batch))
         return statuses
 
     async def close_spider(self):

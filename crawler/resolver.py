@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IHostnameResolver
 from twisted.internet.threads import deferToThreadPool
 from zope.interface import implementer
 
+from crawler.wayback import endpoints_from
 from storage.urlsafety import UNRESOLVABLE, UnsafeURL, refuse_unsafe
 
 logger = logging.getLogger(__name__)
@@ -32,20 +33,32 @@ logger = logging.getLogger(__name__)
 
 @implementer(IHostnameResolver)
 class SafeResolver:
-    def __init__(self, reactor, *, allow_private: bool = False, cache_size: int = 0):
+    def __init__(
+        self,
+        reactor,
+        *,
+        allow_private: bool = False,
+        cache_size: int = 0,
+        trusted_hosts: frozenset[str] = frozenset(),
+    ):
         self.reactor = reactor
         self.allow_private = allow_private
+        # Host names an operator chose (the archive's, CITECACHE_WAYBACK_URL): not checked.
+        # SafeURLMiddleware lets only the archive's own requests reach them.
+        self.trusted_hosts = trusted_hosts
         self.cache_size = cache_size
         self.cache: LocalCache[str, list[tuple]] = LocalCache(cache_size)
 
     @classmethod
     def from_crawler(cls, crawler, reactor):
         settings = crawler.settings
+        archive = endpoints_from(settings)
         cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") else 0
         return cls(
             reactor,
             allow_private=settings.getbool("CITECACHE_ALLOW_PRIVATE"),
             cache_size=cache_size,
+            trusted_hosts=frozenset(archive.hosts() if archive else ()),
         )
 
     def install_on_reactor(self) -> None:
@@ -100,6 +113,6 @@ class SafeResolver:
         ascii_host = host if host.isascii() else idna.encode(host).decode("ascii")
         infos = socket.getaddrinfo(ascii_host, 0, type=socket.SOCK_STREAM)
         sockaddrs = list(dict.fromkeys(info[4] for info in infos))
-        if not self.allow_private:
+        if not self.allow_private and host not in self.trusted_hosts:
             refuse_unsafe(host, [str(sockaddr[0]) for sockaddr in sockaddrs])
         return sockaddrs

@@ -20,12 +20,15 @@ class CrawlSummary:
     stored: int
     by_status: dict[str, int]
     seconds: float
+    archived: int = 0
+    """Copies taken from the web archive for sources the live fetch failed."""
 
     def to_dict(self) -> dict:
         return {
             "tasks": self.tasks,
             "stored": self.stored,
             "byStatus": self.by_status,
+            "archivedCopies": self.archived,
             "seconds": round(self.seconds, 3),
             "pagesPerSecond": round(self.stored / self.seconds, 2) if self.seconds else None,
         }
@@ -99,4 +102,5 @@ def run_crawl(overrides: dict) -> CrawlSummary:
         stored=stats.get("citecache/stored", 0),
         by_status={k[len(prefix) :]: v for k, v in sorted(stats.items()) if k.startswith(prefix)},
         seconds=elapsed,
+        archived=stats.get("wayback/stored/archived", 0),
     )

@@ -113,6 +113,27 @@ CITECACHE_WARC_DIR = os.environ.get("CITECACHE_WARC_DIR", "")
 ``$XDG_DATA_HOME/citecache/warc`` (``~/.local/share/citecache/warc``) for PostgreSQL."""
 CITECACHE_WARC_MAX_SIZE = 1024**3
 """Bytes after which a WARC file is closed and the next one started (1 GiB)."""
+CITECACHE_WAYBACK_ENABLED = os.environ.get("CITECACHE_WAYBACK_ENABLED", "1") in ("1", "true", "yes")
+"""Ask the Internet Archive's Wayback Machine for a copy of a source the live web fails:
+blocked, blocked by robots.txt, a soft 404, dead, or never fetched well (crawler/wayback.py).
+Off in runs from a mirror (CITECACHE_MIRROR_URL)."""
+CITECACHE_WAYBACK_URL = os.environ.get("CITECACHE_WAYBACK_URL", "")
+"""Base URL of the archive's three calls (``/wayback/available``, ``/cdx/search/cdx``,
+``/web/{timestamp}id_/{url}``); empty: archive.org and web.archive.org. An operator's
+choice, so it may be a private or local address (a stand-in) even when sources may not."""
+CITECACHE_WAYBACK_DELAY = 1.0
+"""Seconds between two requests to the archive (one at a time); a ``Retry-After`` from it
+pauses them longer."""
+CITECACHE_WAYBACK_CDX_LIMIT = 5
+"""Newest good captures asked of the CDX API when the closest capture is not a good one."""
+CITECACHE_WAYBACK_SAVE = False
+"""Submit each source fetched well for the first time to the archive's Save Page Now
+(SPN2, ``POST {base}/save``), so that a capture exists before it dies; needs the keys."""
+CITECACHE_WAYBACK_ACCESS_KEY = os.environ.get("CITECACHE_WAYBACK_ACCESS_KEY", "")
+"""The access key of the archive.org account Save Page Now runs under
+(https://archive.org/account/s3.php)."""
+CITECACHE_WAYBACK_SECRET_KEY = os.environ.get("CITECACHE_WAYBACK_SECRET_KEY", "")
+"""Its secret key; sent as ``Authorization: LOW access:secret``."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 
@@ -190,6 +211,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "crawler.warc.WarcPipeline": 200,
     "crawler.pipelines.ExtractPipeline": 300,
+    "crawler.wayback.WaybackFallback": 500,
     "crawler.pipelines.StorePipeline": 800,
 }
 EXTENSIONS = {

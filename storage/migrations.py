@@ -392,3 +392,11 @@ def m013_snapshot_warc(db: Database) -> None:
     db.execute("ALTER TABLE snapshots ADD COLUMN warc_offset INTEGER")
     db.execute("ALTER TABLE snapshots ADD COLUMN warc_length INTEGER")
     db.execute("ALTER TABLE snapshots ADD COLUMN warc_payload_digest TEXT")
+
+
+@migrations()
+def m014_archived_snapshots(db: Database) -> None:
+    # A snapshot taken from a web archive (fetch_method "wayback", crawler/wayback.py):
+    # when the archive captured it (ISO 8601 UTC) and where the capture can be seen.
+    db.execute("ALTER TABLE snapshots ADD COLUMN archived_at TEXT")
+    db.execute("ALTER TABLE snapshots ADD COLUMN archive_url TEXT")

@@ -376,6 +376,13 @@ def m013_snapshot_warc(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"ALTER TABLE snapshots ADD COLUMN warc_payload_digest {TEXT}")
 
 
+@migration
+def m014_archived_snapshots(conn: psycopg.Connection[Any]) -> None:
+    # A snapshot taken from a web archive; see storage/migrations.py.
+    conn.execute(f"ALTER TABLE snapshots ADD COLUMN archived_at {TEXT}")
+    conn.execute(f"ALTER TABLE snapshots ADD COLUMN archive_url {TEXT}")
+
+
 def applied(conn: psycopg.Connection[Any]) -> list[str]:
     """Names of the migrations applied to the database, in the order they were applied."""
     cursor = conn.cursor(row_factory=tuple_row)

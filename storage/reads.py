@@ -13,6 +13,7 @@ SNAPSHOT_SUMMARY_COLUMNS = ", ".join(
     for c in (
         "id", "resource_id", "content_hash", "fetched_at", "last_seen_at", "title",
         "content_length", "metadata", "fetch_method", "http_status", "content_type", "final_url",
+        "archived_at", "archive_url",
     )
 )  # fmt: skip
 """A snapshot without its (large) text columns, for listings."""
@@ -33,7 +34,8 @@ class Reads(StoreBase):
         """A resource's content history, newest first, without the text."""
         return self._rows(
             "SELECT id, content_hash, fetched_at, last_seen_at, title, content_length, "
-            "fetch_method, http_status FROM snapshots WHERE resource_id = ? "
+            "fetch_method, http_status, archived_at, archive_url FROM snapshots "
+            "WHERE resource_id = ? "
             "ORDER BY fetched_at DESC, id DESC",
             [resource_id],
         )

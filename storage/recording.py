@@ -18,6 +18,9 @@ from .results import FetchResult
 
 logger = logging.getLogger(__name__)
 
+ARCHIVED = "wayback"
+"""The fetch method of a copy taken from a web archive (crawler/wayback.py)."""
+
 
 class Recording(StoreBase):
     if TYPE_CHECKING:  # from storage.publications and storage.requests
@@ -61,6 +64,8 @@ class Recording(StoreBase):
         )
         if resource is None:
             raise NotFoundError(f"no resource {result.resource_id!r}")
+        if result.fetch_method == ARCHIVED:
+            return self._record_archived(result, resource)
         if result.lease_token is not None:
             self._check_lease(resource, result.lease_token)
         now = utc_now()
@@ -170,12 +175,45 @@ class Recording(StoreBase):
     def _seen_again(self, snapshot_id: int, at: str) -> None:
         self.sql.execute("UPDATE snapshots SET last_seen_at = ? WHERE id = ?", [at, snapshot_id])
 
+    def _record_archived(self, result: FetchResult, resource: dict) -> str:
+        """An archived copy: the source's current copy only if it has none as recent.
+
+        The source's own state (status, failures, next check, fetch log) is left alone:
+        the archive's answer says nothing about the source. Returns ``archived`` (now
+        the current copy) or ``archive_not_used`` (unusable, or not newer).
+        """
+        text = result.text or ""
+        if result.outcome != "ok" or not text.strip() or not result.archived_at:
+            return "archive_not_used"
+        current = resource["current_snapshot_id"]
+        if current is not None:
+            row = self._row(
+                "SELECT coalesce(archived_at, fetched_at) AS taken_at FROM snapshots WHERE id = ?",
+                [current],
+            )
+            if row is not None and row["taken_at"] >= result.archived_at:
+                return "archive_not_used"  # a live copy (or capture) at least as recent
+        digest = result.content_hash or content_hash(text)
+        snapshot_id, _, length = self._upsert_snapshot(result, digest, text)
+        if snapshot_id == current:
+            return "archive_not_used"
+        self._update_resource(
+            result.resource_id,
+            {
+                "content_hash": digest,
+                "current_snapshot_id": snapshot_id,
+                "content_length": length,
+                "updated_at": iso(utc_now()),
+            },
+        )
+        return "archived"
+
     def _upsert_snapshot(
         self, result: FetchResult, digest: str, text: str
     ) -> tuple[int, bool, int]:
         """The snapshot of this content (id, whether new, its length), added if new."""
         existing = self._row(
-            "SELECT id, content_length, warc_file FROM snapshots "
+            "SELECT id, content_length, warc_file, fetch_method FROM snapshots "
             "WHERE resource_id = ? AND content_hash = ?",
             [result.resource_id, digest],
         )
@@ -183,6 +221,15 @@ class Recording(StoreBase):
             self._seen_again(existing["id"], result.started_at)
             if result.warc and not existing["warc_file"]:  # taken before WARC capture
                 self._update_row("snapshots", existing["id"], _warc_columns(result))
+            if existing["fetch_method"] == ARCHIVED and result.fetch_method != ARCHIVED:
+                # The live source gives the text an archive gave: the copy is live now,
+                # and new as a live one (the source's status is ok, not unchanged).
+                self.sql.execute(
+                    "UPDATE snapshots SET fetch_method = ?, fetched_at = ?, archived_at = NULL, "
+                    "archive_url = NULL WHERE id = ?",
+                    [result.fetch_method, result.started_at, existing["id"]],
+                )
+                return existing["id"], True, existing["content_length"]
             return existing["id"], False, existing["content_length"]
         snapshot_id = self.sql.insert(
             "snapshots",
@@ -200,6 +247,8 @@ class Recording(StoreBase):
                 "http_status": result.http_status,
                 "content_type": result.content_type,
                 "final_url": result.final_url,
+                "archived_at": result.archived_at,
+                "archive_url": result.archive_url,
                 **_warc_columns(result),
             },
         )

@@ -30,6 +30,10 @@ class FetchTask:
     """Bypass conditional GET (an editor asked for a fresh copy)."""
     lease_token: int | None = None
     """The host lease this task was claimed under (storage/leases.py), if any."""
+    status: str | None = None
+    """The resource's fetch status before this fetch (storage/health.py's states)."""
+    has_copy: bool = False
+    """The resource already has a copy to serve (a current snapshot, live or archived)."""
 
 
 @dataclass
@@ -60,6 +64,13 @@ class FetchResult:
     content_hash: str | None = None
     """Hash of ``text`` (storage.previews.content_hash); computed by the store when None."""
     fetch_method: str = "scrapy"
+    """scrapy (live), wayback (an archived capture) or browser (rendered)."""
+    archived_at: str | None = None
+    """For an archived copy: when the archive captured it, ISO 8601 UTC ending in Z."""
+    archive_url: str | None = None
+    """For an archived copy: where a reader can see the capture in the archive."""
+    archive_fallback: bool = False
+    """Ask a web archive if this fetch fails (crawler/wayback.py); the store ignores it."""
     etag: str | None = None
     last_modified: str | None = None
     request_id: int | None = None

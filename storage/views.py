@@ -81,6 +81,7 @@ def resource_view(
         "contentHash": resource["content_hash"],
         "contentLength": snapshot["content_length"] if snapshot else None,
         "fetchMethod": snapshot["fetch_method"] if snapshot else None,
+        "provenance": provenance(snapshot),
         "fullTextPreview": snapshot["preview"] if snapshot and preview else None,
         "citedBy": [
             {"page": c["slug"], "title": c["title"], "type": c["type"], "quality": c["quality"]}
@@ -94,6 +95,25 @@ def resource_view(
     if full_text:
         view["fullText"] = snapshot["full_text"] if snapshot else None
     return view
+
+
+def provenance(snapshot: dict | None) -> dict | None:
+    """Where the served copy came from: ``source`` live, archive (with the capture's date
+    and the archive's URL of it) or browser (rendered), and a ``label`` saying so."""
+    if not snapshot:
+        return None
+    method = snapshot.get("fetch_method")
+    if method == "wayback":
+        archived_at = snapshot.get("archived_at")
+        return {
+            "source": "archive",
+            "label": f"archived copy from {(archived_at or '?')[:10]}",
+            "archivedAt": archived_at,
+            "archiveUrl": snapshot.get("archive_url"),
+        }
+    if method == "browser":
+        return {"source": "browser", "label": "rendered in a browser"}
+    return {"source": "live", "label": "live copy"}
 
 
 def _snapshot_date(snapshot: dict | None) -> str | None:
@@ -143,7 +163,12 @@ def render_card(store: Store, resource: dict, width: int = 80) -> str:
         label = f"Cited by {len(cited)} {noun}:  "
         lines.append(label + _page_label(cited[0]))
         lines += [" " * len(label) + _page_label(c) for c in cited[1:]]
-    lines.append("Cached Content Preview")
+    origin = view["provenance"]
+    if origin and origin["source"] != "live":
+        where = f": {origin['archiveUrl']}" if origin.get("archiveUrl") else ""
+        lines.append(f"Cached Content Preview ({origin['label']}{where})")
+    else:
+        lines.append("Cached Content Preview")
     if view["fullText"]:
         # Paragraphs wrapped and single-spaced; a blank line before the truncation line.
         text, note = card_preview_parts(view["fullText"], view["contentLength"])

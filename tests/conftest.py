@@ -18,6 +18,11 @@ from storage import Store
 
 from .pgserver import DatabasePool, PostgresServer, unavailable_reason
 
+# No test asks the real Internet Archive: the Wayback fallback (on by default) is off in
+# every crawl a test starts, in this process and its subprocesses, unless the test sets
+# CITECACHE_WAYBACK_ENABLED (and a local CITECACHE_WAYBACK_URL) itself.
+os.environ["CITECACHE_WAYBACK_ENABLED"] = "0"
+
 TESTS_DIR = Path(__file__).resolve().parent
 PAGES_DIR = TESTS_DIR / "pages"
 MOCKSERVER_START_TIMEOUT = 10.0

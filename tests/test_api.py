@@ -363,6 +363,8 @@ def test_snapshots_history(client, api_db):
         "contentLength",
         "fetchMethod",
         "httpStatus",
+        "archivedAt",
+        "archiveUrl",
     }
     assert_error(client.get("/api/resources/nosuchthing/snapshots"), 404, "not_found")
 

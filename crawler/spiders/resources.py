@@ -39,6 +39,7 @@ from crawler.middlewares import BodyTooLarge, TooManyRedirects
 from crawler.retry import retry_after_seconds
 from crawler.robots import ForbiddenByRobots
 from crawler.warc import exchange_of
+from crawler.wayback import any_failure_asks_archive, is_archived
 from extraction.page_status import challenge_reason
 from storage import FetchResult, FetchTask, iso, utc_now
 from storage.ids import host_of
@@ -85,10 +86,11 @@ class ResourcesSpider(scrapy.Spider):
 
     def _results_stored(self, results: list, statuses: list[str]) -> None:
         for result, status in zip(results, statuses, strict=True):
-            self.source.settled([result.resource_id], stored=status != "store_error")
+            if not is_archived(result):  # an archive's copy comes after its task settled
+                self.source.settled([result.resource_id], stored=status != "store_error")
 
     def _not_stored(self, item, **kwargs) -> None:
-        if isinstance(item, FetchedPage | FetchResult):
+        if isinstance(item, FetchedPage | FetchResult) and not is_archived(item):
             self.source.settled([item.resource_id], stored=False)
 
     def _spider_error(self, failure: Failure, response: Response | None, **kwargs) -> None:
@@ -172,6 +174,7 @@ class ResourcesSpider(scrapy.Spider):
             duration_ms=int((latency if latency is not None else time.time() - sent_at) * 1000),
             request_id=task.request_id,
             lease_token=task.lease_token,
+            archive_fallback=any_failure_asks_archive(task),
         )
 
     def _extractable(self, content_type: str | None, body: bytes) -> bool:
