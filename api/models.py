@@ -121,6 +121,15 @@ class CitingPage(Answer):
     quality: float | None
 
 
+class Provenance(Answer):
+    """Where the served copy came from: live, a web archive's capture, or a browser."""
+
+    source: Literal["live", "archive", "browser"]
+    label: str
+    archivedAt: str | None
+    archiveUrl: str | None
+
+
 class ResourceItem(Answer):
     """A resource in a listing: no text, no review, abstract or key points."""
 
@@ -147,6 +156,7 @@ class ResourceItem(Answer):
     contentHash: str | None
     contentLength: int | None
     fetchMethod: str | None
+    provenance: Provenance | None
     citedBy: list[CitingPage]
     registeredAt: str
     updatedAt: str
@@ -161,6 +171,8 @@ class SnapshotSummary(Answer):
     contentLength: int
     fetchMethod: str | None
     httpStatus: int | None
+    archivedAt: str | None
+    archiveUrl: str | None
 
 
 class ResourceLinks(Answer):

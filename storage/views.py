@@ -111,9 +111,15 @@ def provenance(snapshot: dict | None) -> dict | None:
             "archivedAt": archived_at,
             "archiveUrl": snapshot.get("archive_url"),
         }
+    # The same keys whatever the source, for typed clients (api/models.py).
     if method == "browser":
-        return {"source": "browser", "label": "rendered in a browser"}
-    return {"source": "live", "label": "live copy"}
+        return {
+            "source": "browser",
+            "label": "rendered in a browser",
+            "archivedAt": None,
+            "archiveUrl": None,
+        }
+    return {"source": "live", "label": "live copy", "archivedAt": None, "archiveUrl": None}
 
 
 def _snapshot_date(snapshot: dict | None) -> str | None:

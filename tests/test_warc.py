@@ -178,9 +178,10 @@ def test_export_writes_one_readable_file_and_verify_catches_a_flipped_byte(
     exported = tmp_path / "export.warc.gz"
     run(db_path, "export", "--format", "warc", "-o", str(exported))
     tool("warcio", "check", str(exported))
-    assert [(kind, uri) for kind, uri, _, _ in records(exported)] == [
+    # in the order the snapshots were stored, which a concurrent crawl does not fix
+    assert sorted((kind, uri) for kind, uri, _, _ in records(exported)) == sorted(
         ("response", url) for url in urls
-    ]
+    )
 
     done = run(db_path, "warc", "verify")
     assert done.stdout == b""
