@@ -38,3 +38,5 @@ class FetchedPage:
     """The host lease the task was claimed under (storage/leases.py)."""
     host_delay: float | None = None
     """Seconds the server asked us to wait before the next request (Retry-After)."""
+    fetch_method: str = "scrapy"
+    """scrapy (plain HTTP) or browser (rendered in Chromium: crawler/browser.py)."""

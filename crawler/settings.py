@@ -103,6 +103,18 @@ CITECACHE_HOST_REST = None
 worker's), unless the server asked for longer (Retry-After); None: the delay a worker
 keeps between a host's requests, DOWNLOAD_DELAY or, with AutoThrottle, its start delay
 if larger. This keeps the per-host delay across lease hand-overs too."""
+CITECACHE_BROWSER_ENABLED = True
+"""Render pages that look script-rendered (an app shell) in a browser and extract them
+again (crawler/browser.py); off: keep what plain HTTP gives."""
+CITECACHE_BROWSER_PATH = os.environ.get("CITECACHE_BROWSER_PATH", "/usr/bin/chromium")
+"""The Chromium the browser fallback drives (Debian's: apt-get install chromium)."""
+CITECACHE_BROWSER_HOSTS: list[str] = []
+"""Hosts whose pages are always rendered in the browser, e.g. ["forum.example.org"]."""
+CITECACHE_BROWSER_PAGES = 4
+"""Pages rendered at once, at most (each holds a renderer process of 50-100 MB)."""
+CITECACHE_BROWSER_TIMEOUT = 20.0
+"""Seconds a page may take to load in the browser, and again to settle (its network
+idle) before it is read; a page that never settles is read as it is then."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 

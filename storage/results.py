@@ -47,6 +47,11 @@ class FetchResult:
     content_hash: str | None = None
     """Hash of ``text`` (storage.previews.content_hash); computed by the store when None."""
     fetch_method: str = "scrapy"
+    """scrapy (plain HTTP) or browser (rendered in a browser)."""
+    shell_reason: str | None = None
+    """Why the page looks like an app shell or a challenge rather than the article (its
+    text comes from scripts), when it does: such a page never replaces a much longer
+    current copy."""
     etag: str | None = None
     last_modified: str | None = None
     request_id: int | None = None

@@ -1,0 +1,130 @@
+"""The browser fallback, through real crawls of the CLI: a page whose text only its
+scripts bring is rendered in Debian's Chromium (scrapy-playwright), its text stored with
+fetch_method "browser"; and nothing the rendered page's scripts ask for reaches an
+address the crawl may not fetch.
+
+How the address test tells the forbidden target apart on one machine: the crawl runs
+with --allow-private (its page is on 127.0.0.1), under which a rendered page may reach
+private addresses on its own origin only. A second server on another port of 127.0.0.1
+stands for the intranet: the page's script tries it by fetch(), an iframe, a WebSocket
+and a same-origin URL that redirects there, and the second server must see no request.
+The page's own origin serves the article's text to the script (fetch), so the test
+also shows that the script ran and its allowed requests went through.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from storage import Store
+from tests.test_crawl import citecache, crawl
+
+CHROMIUM = "/usr/bin/chromium"
+ARTICLE = [f"Rendered paragraph {i}: the text arrives only once the script runs." for i in range(12)]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: apt-get install chromium"),
+]
+
+SHELL = b"""<!doctype html><html><head><title>An app</title></head><body>
+<noscript>You need to enable JavaScript to run this app.</noscript>
+<div id="root"></div><script src="/app.js"></script></body></html>"""
+
+APP_JS = """
+const intranet = "http://127.0.0.1:%(intranet)d";
+fetch(intranet + "/by-fetch").catch(() => {});
+fetch("/redirect-out").catch(() => {});
+try { new WebSocket("ws://127.0.0.1:%(intranet)d/by-websocket"); } catch (e) {}
+const frame = document.createElement("iframe");
+frame.src = intranet + "/by-iframe";
+document.body.appendChild(frame);
+fetch("/api/article").then(r => r.json()).then(data => {
+  const article = document.createElement("article");
+  article.innerHTML = "<h1>" + data.title + "</h1>" + data.paragraphs.map(p => "<p>" + p + "</p>").join("");
+  document.getElementById("root").appendChild(article);
+});
+"""
+
+
+class Recorder(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, routes):
+        self.routes = routes
+        self.paths: list[str] = []
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}"
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: Recorder
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        self.server.paths.append(self.path)
+        route = self.server.routes(self.path)
+        if route is None:
+            self.send_response(404)
+            self.end_headers()
+            return
+        status, headers, body = route
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def servers():
+    intranet = Recorder(lambda path: (200, {"Content-Type": "text/plain"}, b"secret"))
+
+    def site_routes(path):
+        if path == "/app":
+            return 200, {"Content-Type": "text/html"}, SHELL
+        if path == "/app.js":
+            js = APP_JS % {"intranet": intranet.server_port}
+            return 200, {"Content-Type": "application/javascript"}, js.encode()
+        if path == "/api/article":
+            data = {"title": "A script-only article", "paragraphs": ARTICLE}
+            return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
+        if path == "/redirect-out":
+            return 302, {"Location": f"{intranet.base}/by-redirect"}, b""
+        return None
+
+    site = Recorder(site_routes)
+    yield site, intranet
+    for server in (site, intranet):
+        server.shutdown()
+        server.server_close()
+
+
+def test_script_only_page_is_rendered_and_cannot_reach_the_intranet(servers, tmp_path):
+    site, intranet = servers
+    db = tmp_path / "cache.db"
+    citecache(db, "--allow-private", "add", f"{site.base}/app")
+    summary = crawl(db, "--all")
+    assert summary["byStatus"] == {"ok": 1}
+    with Store(db) as store:
+        row = store.sql.row(
+            "SELECT s.full_text, s.fetch_method FROM snapshots s "
+            "JOIN resources r ON r.current_snapshot_id = s.id"
+        )
+    assert row["fetch_method"] == "browser"
+    assert ARTICLE[0] in row["full_text"] and ARTICLE[-1] in row["full_text"]
+    assert "/api/article" in site.paths  # the script ran, its own origin answered
+    assert "/redirect-out" in site.paths  # asked, and its redirect refused
+    assert intranet.paths == []
