@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from urllib.parse import urljoin, urlsplit
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
+from playwright.async_api import Page, Route, WebSocketRoute
 from playwright.async_api import Request as PlaywrightRequest
-from playwright.async_api import Route, WebSocketRoute
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
 
@@ -105,7 +105,7 @@ class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
         else:
             await socket.close(code=1008, reason="refused address")
 
-    def _make_request_handler(self, *, url: str, headers, **_kwargs):  # type: ignore[override]
+    def _make_request_handler(self, *, url: str, headers, **_kwargs):
         """The route of every request of the page rendering ``url`` (GET only: the
         crawl renders nothing else)."""
         guard = AddressGuard(url, allow_private=self.allow_private)
@@ -158,7 +158,5 @@ async def settle(page: Page, timeout_ms: float) -> None:
 
 
 async def _abort_quietly(route: Route) -> None:
-    try:
+    with suppress(PlaywrightError):  # already handled, or the page closed
         await route.abort("failed")
-    except PlaywrightError:
-        pass

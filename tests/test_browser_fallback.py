@@ -25,12 +25,14 @@ from storage import Store
 from tests.test_crawl import citecache, crawl
 
 CHROMIUM = "/usr/bin/chromium"
-ARTICLE = [f"Rendered paragraph {i}: the text arrives only once the script runs." for i in range(12)]
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: apt-get install chromium"),
+ARTICLE = [
+    f"Rendered paragraph {i}: the text arrives only once the script runs." for i in range(12)
 ]
+
+pytestmark = pytest.mark.slow
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing: apt-get install chromium"
+)
 
 SHELL = b"""<!doctype html><html><head><title>An app</title></head><body>
 <noscript>You need to enable JavaScript to run this app.</noscript>
@@ -46,7 +48,8 @@ frame.src = intranet + "/by-iframe";
 document.body.appendChild(frame);
 fetch("/api/article").then(r => r.json()).then(data => {
   const article = document.createElement("article");
-  article.innerHTML = "<h1>" + data.title + "</h1>" + data.paragraphs.map(p => "<p>" + p + "</p>").join("");
+  const paragraphs = data.paragraphs.map(p => "<p>" + p + "</p>").join("");
+  article.innerHTML = "<h1>" + data.title + "</h1>" + paragraphs;
   document.getElementById("root").appendChild(article);
 });
 """
@@ -112,6 +115,7 @@ def servers():
         server.server_close()
 
 
+@needs_chromium
 def test_script_only_page_is_rendered_and_cannot_reach_the_intranet(servers, tmp_path):
     site, intranet = servers
     db = tmp_path / "cache.db"
@@ -128,3 +132,42 @@ def test_script_only_page_is_rendered_and_cannot_reach_the_intranet(servers, tmp
     assert "/api/article" in site.paths  # the script ran, its own origin answered
     assert "/redirect-out" in site.paths  # asked, and its redirect refused
     assert intranet.paths == []
+
+
+LONG_ARTICLE = (
+    "<html><head><title>A long article</title></head><body><article><h1>A long article</h1>"
+    + "".join(
+        f"<p>Paragraph {i}: what the source said, at length and in full.</p>" for i in range(60)
+    )
+    + "</article></body></html>"
+).encode()
+
+
+def test_a_shell_does_not_replace_a_long_good_copy(tmp_path):
+    """Issue 14, item 5: the second crawl meets an app shell (its browser render off, as
+    where Chromium is missing): the fetch is logged, the article stays the copy."""
+    served = {"page": LONG_ARTICLE}
+    site = Recorder(
+        lambda path: (200, {"Content-Type": "text/html"}, served["page"]) if path == "/a" else None
+    )
+    try:
+        db = tmp_path / "cache.db"
+        citecache(db, "--allow-private", "add", f"{site.base}/a")
+        assert crawl(db, "--all", "-s", "CITECACHE_BROWSER_ENABLED=false")["byStatus"] == {"ok": 1}
+        served["page"] = SHELL
+        summary = crawl(db, "--all", "-s", "CITECACHE_BROWSER_ENABLED=false")
+    finally:
+        site.shutdown()
+        site.server_close()
+    assert summary["byStatus"] == {"blocked": 1}
+    with Store(db) as store:
+        kept = store.sql.row(
+            "SELECT s.title, s.fetch_method, r.fetch_status, r.status_reason FROM resources r "
+            "JOIN snapshots s ON s.id = r.current_snapshot_id"
+        )
+        log = store.sql.rows("SELECT outcome, http_status, error FROM fetch_log ORDER BY id")
+        snapshots = store.sql.scalar("SELECT count(*) FROM snapshots")
+    assert kept["title"] == "A long article" and snapshots == 1
+    assert kept["fetch_status"] == "blocked" and "app shell" in kept["status_reason"]
+    assert [(r["outcome"], r["http_status"]) for r in log] == [("ok", 200), ("blocked", 200)]
+    assert "JavaScript notice" in log[1]["error"]
