@@ -1,7 +1,8 @@
 """The browser fallback: a page that needs a browser is fetched again, rendered in Chromium.
 
 Extraction says when a page looks script-rendered (extraction/script_shell.py); sources
-on hosts an operator lists (CITECACHE_BROWSER_HOSTS) are always rendered. The render is
+an operator marks (``citecache browser REF``) or whose hosts are listed
+(CITECACHE_BROWSER_HOSTS) are always rendered. The render is
 one more request through the crawl's downloader (its middlewares, politeness and
 address checks), with ``meta={"playwright": True}``: only that request goes to
 scrapy-playwright's handler (crawler/browser_handler.py), which renders at most
@@ -105,7 +106,7 @@ class BrowserFallback:
         """Whether ``page`` (fetched over plain HTTP) should be rendered."""
         if not self.available or page.fetch_method == "browser":
             return False
-        return bool(shell) or host_of(page.url) in self.hosts
+        return bool(shell) or page.needs_browser or host_of(page.url) in self.hosts
 
     async def render(self, page: FetchedPage) -> FetchedPage | None:
         """``page`` fetched again in the browser, or None if that failed (logged)."""

@@ -73,7 +73,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
-    """See the module's docstring. Settings: CITECACHE_BROWSER_* (crawler/settings.py)."""
+    """See the module's docstring. Settings: CITECACHE_BROWSER_TIMEOUT, CITECACHE_BROWSER_PAGES."""
 
     def __init__(self, crawler) -> None:
         super().__init__(crawler)

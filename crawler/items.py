@@ -38,5 +38,7 @@ class FetchedPage:
     """The host lease the task was claimed under (storage/leases.py)."""
     host_delay: float | None = None
     """Seconds the server asked us to wait before the next request (Retry-After)."""
+    needs_browser: bool = False
+    """An operator marked the source to be always rendered in a browser."""
     fetch_method: str = "scrapy"
     """scrapy (plain HTTP) or browser (rendered in Chromium: crawler/browser.py)."""

@@ -363,3 +363,10 @@ def m009_hosts_by_turn(db: Database) -> None:
     # were left for the end of a crawl, when few hosts remain to fill the workers.
     db.execute("DROP INDEX hosts_due")
     db.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
+
+
+@migrations()
+def m015_needs_browser(db: Database) -> None:
+    # Sources an operator marks to be always rendered in a browser (crawler/browser.py):
+    # `citecache browser REF...`.
+    db.execute("ALTER TABLE resources ADD COLUMN needs_browser INTEGER NOT NULL DEFAULT 0")

@@ -358,6 +358,12 @@ def m009_hosts_by_turn(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CREATE INDEX hosts_due ON hosts(next_due_at, lease_token, host)")
 
 
+@migration
+def m015_needs_browser(conn: psycopg.Connection[Any]) -> None:
+    # Sources always rendered in a browser; see storage/migrations.py.
+    conn.execute("ALTER TABLE resources ADD COLUMN needs_browser BIGINT NOT NULL DEFAULT 0")
+
+
 def applied(conn: psycopg.Connection[Any]) -> list[str]:
     """Names of the migrations applied to the database, in the order they were applied."""
     cursor = conn.cursor(row_factory=tuple_row)

@@ -209,6 +209,15 @@ class Registry(StoreBase):
             self._refresh_host(ids.host_of(new_url))
         return self.get(row["id"])
 
+    def mark_needs_browser(self, ref: str, needed: bool = True) -> dict:
+        """Mark a resource to be always rendered in a browser (or no longer); returns it."""
+        row = self.get(ref)
+        with self._writing():
+            self._update_resource(
+                row["id"], {"needs_browser": int(needed), "updated_at": iso(utc_now())}
+            )
+        return self.get(row["id"])
+
     def import_records(self, records: Iterable[tuple[str, dict]]) -> ImportReport:
         """Register many records, each ``(where, record)``; a bad one is reported and skipped."""
         report = ImportReport()

@@ -19,6 +19,8 @@ class FetchTask:
     """Bypass conditional GET (an editor asked for a fresh copy)."""
     lease_token: int | None = None
     """The host lease this task was claimed under (storage/leases.py), if any."""
+    needs_browser: bool = False
+    """An operator marked the source to be always rendered in a browser."""
 
 
 @dataclass

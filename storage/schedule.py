@@ -52,14 +52,15 @@ class Schedule(StoreBase):
         limit_sql = f" LIMIT {int(limit)}" if limit else ""
         if mode == "all":
             rows = self._rows(
-                "SELECT id, url, etag, last_modified FROM resources "
+                "SELECT id, url, etag, last_modified, needs_browser FROM resources "
                 f"ORDER BY {self.sql.insertion_order}" + limit_sql
             )
             return [task_for(r, force=force) for r in rows]
         tasks: list[FetchTask] = []
         seen: set[str] = set()
         for req in self._rows(
-            "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified "
+            "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified, "
+            "r.needs_browser "
             "FROM refetch_requests q "
             "JOIN resources r ON r.id = q.resource_id WHERE q.status = 'queued' "
             "ORDER BY q.requested_at, q.id"
@@ -74,7 +75,7 @@ class Schedule(StoreBase):
         skip = sorted(set(exclude))
         not_in = f" AND id NOT IN ({', '.join('?' for _ in skip)})" if skip else ""
         rows = self._rows(
-            "SELECT id, url, etag, last_modified FROM resources "
+            "SELECT id, url, etag, last_modified, needs_browser FROM resources "
             f"WHERE (next_fetch_at IS NULL OR next_fetch_at <= ?){not_in} "
             # never fetched first, then the most overdue
             "ORDER BY last_attempt_at IS NOT NULL, next_fetch_at, "
@@ -109,7 +110,8 @@ class Schedule(StoreBase):
         tasks = []
         for request_id in request_ids:
             row = self._row(
-                "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified "
+                "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified, "
+                "r.needs_browser "
                 "FROM refetch_requests q JOIN resources r ON r.id = q.resource_id WHERE q.id = ?",
                 [request_id],
             )
@@ -135,4 +137,5 @@ def task_for(
         request_id=request_id,
         force=force,
         lease_token=lease_token,
+        needs_browser=bool(row.get("needs_browser")),
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pytest
 
 from storage import Store
 from tests.test_crawl import citecache, crawl
+from tests.test_worker import START_TIMEOUT, Worker
 
 CHROMIUM = "/usr/bin/chromium"
 ARTICLE = [
@@ -171,3 +173,51 @@ def test_a_shell_does_not_replace_a_long_good_copy(tmp_path):
     assert kept["fetch_status"] == "blocked" and "app shell" in kept["status_reason"]
     assert [(r["outcome"], r["http_status"]) for r in log] == [("ok", 200), ("blocked", 200)]
     assert "JavaScript notice" in log[1]["error"]
+
+
+TEASER = (
+    "<html><head><title>A teaser</title></head><body><article><h1>A teaser</h1>"
+    + "".join(
+        f"<p>Teaser sentence {i} that a plain fetch finds in the HTML.</p>" for i in range(14)
+    )
+    + "</article><script src='/full.js'></script></body></html>"
+).encode()
+FULL_JS = b"""document.querySelector("article").innerHTML = "<h1>A teaser</h1>" +
+  Array.from({length: 20}, (_, i) => "<p>Full paragraph " + i + " that only the script writes.</p>")
+  .join("");"""
+
+
+@needs_chromium
+def test_a_marked_source_is_rendered_by_the_worker(tmp_path):
+    """A page with text of its own is no shell, but an operator's mark (`citecache
+    browser`) has it rendered, here by the long-running worker."""
+    pages = {"/t": (TEASER, "text/html"), "/full.js": (FULL_JS, "application/javascript")}
+    site = Recorder(
+        lambda path: (
+            (200, {"Content-Type": pages[path][1]}, pages[path][0]) if path in pages else None
+        )
+    )
+    db = tmp_path / "cache.db"
+    citecache(db, "--allow-private", "add", f"{site.base}/t")
+    marked = citecache(db, "browser", f"{site.base}/t").stdout
+    assert "\tbrowser\t" in marked
+    worker = Worker(db)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        row = None
+        while row is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            with Store(db) as store:
+                row = store.sql.row(
+                    "SELECT s.full_text, s.fetch_method FROM snapshots s "
+                    "JOIN resources r ON r.current_snapshot_id = s.id"
+                )
+        code, _summary, err = worker.stop()
+    finally:
+        worker.kill()
+        site.shutdown()
+        site.server_close()
+    assert row is not None, err
+    assert row["fetch_method"] == "browser"
+    assert "Full paragraph 19 that only the script writes." in row["full_text"]
+    assert code == 0

@@ -170,6 +170,7 @@ class ResourcesSpider(scrapy.Spider):
             duration_ms=int((latency if latency is not None else time.time() - sent_at) * 1000),
             request_id=task.request_id,
             lease_token=task.lease_token,
+            needs_browser=task.needs_browser,
         )
 
     def _extractable(self, content_type: str | None, body: bytes) -> bool:
