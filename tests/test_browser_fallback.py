@@ -14,6 +14,7 @@ also shows that the script ran and its allowed requests went through.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -146,8 +147,9 @@ LONG_ARTICLE = (
 
 
 def test_a_shell_does_not_replace_a_long_good_copy(tmp_path):
-    """Issue 14, item 5: the second crawl meets an app shell (its browser render off, as
-    where Chromium is missing): the fetch is logged, the article stays the copy."""
+    """Issue 14, item 5: the second crawl meets an app shell and has no browser to
+    render it (Chromium missing): it says so once and goes on; the fetch is logged, the
+    article stays the copy."""
     served = {"page": LONG_ARTICLE}
     site = Recorder(
         lambda path: (200, {"Content-Type": "text/html"}, served["page"]) if path == "/a" else None
@@ -157,7 +159,11 @@ def test_a_shell_does_not_replace_a_long_good_copy(tmp_path):
         citecache(db, "--allow-private", "add", f"{site.base}/a")
         assert crawl(db, "--all", "-s", "CITECACHE_BROWSER_ENABLED=false")["byStatus"] == {"ok": 1}
         served["page"] = SHELL
-        summary = crawl(db, "--all", "-s", "CITECACHE_BROWSER_ENABLED=false")
+        done = citecache(
+            db, "crawl", "--allow-private", "--json", "--all",
+            "-s", "CITECACHE_BROWSER_PATH=/nonexistent/chromium",
+        )  # fmt: skip
+        summary = json.loads(done.stdout)
     finally:
         site.shutdown()
         site.server_close()
@@ -173,6 +179,28 @@ def test_a_shell_does_not_replace_a_long_good_copy(tmp_path):
     assert kept["fetch_status"] == "blocked" and "app shell" in kept["status_reason"]
     assert [(r["outcome"], r["http_status"]) for r in log] == [("ok", 200), ("blocked", 200)]
     assert "JavaScript notice" in log[1]["error"]
+    assert done.stderr.count("browser fallback unavailable: no browser at /nonexistent") == 1
+
+
+@pytest.mark.parametrize(
+    ("allow_private", "url", "allowed"),
+    [
+        (False, "http://127.0.0.1:8000/app.js", False),  # the page's own, yet private
+        (False, "http://169.254.169.254/latest/meta-data/", False),
+        (False, "http://[::ffff:10.0.0.1]/", False),
+        (False, "file:///etc/passwd", False),
+        (False, "data:text/plain,hello", True),
+        (True, "http://127.0.0.1:8000/api", True),  # its own origin, allowed private
+        (True, "http://127.0.0.1:8001/api", False),  # another port: another origin
+        (True, "http://localhost:8000/api", False),
+        (True, "http://10.1.2.3:8000/", False),
+    ],
+)
+def test_address_guard(allow_private, url, allowed):
+    from crawler.browser_handler import AddressGuard
+
+    guard = AddressGuard("http://127.0.0.1:8000/app", allow_private=allow_private)
+    assert asyncio.run(guard.allows(url)) is allowed
 
 
 TEASER = (
