@@ -20,15 +20,17 @@ import dataclasses
 import importlib.util
 import logging
 import os
+import weakref
 
 import scrapy
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
 from crawler.items import FetchedPage
 from storage.ids import host_of
 
 logger = logging.getLogger(__name__)
 
-HANDLER = "crawler.browser_handler.BrowserDownloadHandler"
+HANDLER = "crawler.browser.BrowserDownloadHandler"
 LAUNCH_ARGS = [
     # Debian's chromium as root (CI, containers) runs only without its sandbox.
     "--no-sandbox",
@@ -71,6 +73,38 @@ def configure(settings) -> None:
         {"default": {"service_workers": "block", "user_agent": settings.get("USER_AGENT")}},
         priority="project",
     )
+
+
+class BrowserDownloadHandler(HTTP11DownloadHandler):
+    """Scrapy's HTTP handler, but a request with ``meta={"playwright": True}`` goes to the
+    rendering handler (crawler/browser_handler.py). That one is built, and Playwright
+    imported (0.7 s), with the first page to render: a crawl that renders nothing pays
+    nothing. Scrapy builds a handler per scheme; http and https share one renderer, so
+    one browser and one page limit."""
+
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        self.crawler = crawler
+
+    async def download_request(self, request):
+        if not request.meta.get("playwright"):
+            return await super().download_request(request)
+        renderer = _RENDERERS.get(self.crawler)
+        if renderer is None:
+            from crawler.browser_handler import RenderingHandler
+
+            renderer = _RENDERERS[self.crawler] = RenderingHandler(self.crawler)
+        return await renderer.download_request(request)
+
+    async def close(self) -> None:
+        await super().close()
+        renderer = _RENDERERS.pop(self.crawler, None)  # the first handler closed closes it
+        if renderer is not None:
+            await renderer.close()
+
+
+_RENDERERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+"""Per crawl, the rendering handler its download handlers share."""
 
 
 class BrowserFallback:

@@ -1,10 +1,8 @@
-"""scrapy-playwright's download handler, started on first use and fenced in.
+"""scrapy-playwright's download handler, fenced in: renders the requests with
+``meta={"playwright": True}`` in Chromium (crawler.browser.BrowserDownloadHandler
+builds it, and so imports Playwright, with the first of them). It
 
-Requests with ``meta={"playwright": True}`` are rendered in Chromium; every other
-request goes through Scrapy's own HTTP handler, as without it. Here the handler:
-
-- starts Playwright and the browser with the first page to render, not with the crawl
-  (a crawl that renders nothing pays nothing);
+- starts Playwright and the browser with the first page to render, not with the crawl;
 - sees every request a rendered page makes (subresources, fetch/XHR, frames, its own
   navigation) and lets out only those storage/urlsafety.py allows. Redirects are
   followed here, hop by hop, each hop checked: Chromium does not show a page's
@@ -72,7 +70,7 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or ""), port
 
 
-class BrowserDownloadHandler(ScrapyPlaywrightDownloadHandler):
+class RenderingHandler(ScrapyPlaywrightDownloadHandler):
     """See the module's docstring. Settings: CITECACHE_BROWSER_TIMEOUT, CITECACHE_BROWSER_PAGES."""
 
     def __init__(self, crawler) -> None:
