@@ -12,6 +12,10 @@ builds it, and so imports Playwright, with the first of them). It
   whatever its scripts point at. WebSockets to private addresses are refused, service
   workers (whose requests no route sees) blocked, and images, media and fonts, which
   text does not need, not fetched at all.
+
+A known gap: the check resolves a host and Playwright's fetch resolves it again, so a
+name server that answers public then private (DNS rebinding) is not stopped here as
+crawler/resolver.py stops it for plain fetches.
 """
 
 from __future__ import annotations
@@ -112,14 +116,15 @@ class RenderingHandler(ScrapyPlaywrightDownloadHandler):
 
         async def handle(route: Route, request: PlaywrightRequest) -> None:
             try:
-                if request.resource_type in SKIPPED_RESOURCES or not await guard.allows(
-                    request.url
-                ):
+                if request.resource_type in SKIPPED_RESOURCES:
+                    self.stats.inc_value("citecache/browser/requests_skipped")
+                    await route.abort("blockedbyclient")
+                elif not await guard.allows(request.url):
                     self.stats.inc_value("citecache/browser/requests_refused")
                     await route.abort("blockedbyclient")
-                    return
-                await self._fetch_checked(route, request, guard, extra)
-            except PlaywrightError as exc:  # the page closed meanwhile, a network error
+                else:
+                    await self._fetch_checked(route, request, guard, extra)
+            except Exception as exc:  # the page closed meanwhile, a network error: closed
                 logger.debug("rendered request %s failed: %s", request.url, exc)
                 await _abort_quietly(route)
 
@@ -133,7 +138,9 @@ class RenderingHandler(ScrapyPlaywrightDownloadHandler):
         headers = {**await request.all_headers(), **extra}
         url = request.url
         for _hop in range(self.max_redirects + 1):
-            response = await route.fetch(url=url, headers=headers, max_redirects=0)
+            response = await route.fetch(
+                url=url, headers=headers, max_redirects=0, timeout=self.config.navigation_timeout_ms
+            )
             location = response.headers.get("location")
             if response.status not in REDIRECT_CODES or not location:
                 await route.fulfill(response=response)
