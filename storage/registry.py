@@ -10,7 +10,7 @@ from . import ids
 from .base import StoreBase
 from .clock import iso, utc_now
 from .errors import NotFoundError, StoreError
-from .fields import BIBLIO_FIELDS, clean_fields
+from .fields import REGISTER_FIELDS, clean_fields
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Registry(StoreBase):
         that differs from the existing resource's is kept as an alias.
         """
         url = ids.check_url(url)
-        unknown = set(fields) - set(BIBLIO_FIELDS)
+        unknown = set(fields) - set(REGISTER_FIELDS)
         if unknown:
             raise StoreError(f"unknown field(s): {', '.join(sorted(unknown))}")
         values = clean_fields(fields)
@@ -235,7 +235,7 @@ class Registry(StoreBase):
             url = record.pop("url", None)
             if not url or not isinstance(url, str):
                 raise StoreError("no url")
-            kwargs: dict[str, Any] = {k: record.get(k) for k in BIBLIO_FIELDS if k in record}
+            kwargs: dict[str, Any] = {k: record.get(k) for k in REGISTER_FIELDS if k in record}
             cited_by = record.get("cited_by") or []
             if isinstance(cited_by, str):
                 cited_by = [cited_by]

@@ -249,3 +249,23 @@ def test_a_marked_source_is_rendered_by_the_worker(tmp_path):
     assert row["fetch_method"] == "browser"
     assert "Full paragraph 19 that only the script writes." in row["full_text"]
     assert code == 0
+
+
+def test_a_registry_marks_sources_for_the_browser(tmp_path):
+    """The mark can come with the registry: `needsBrowser` in a YAML or CSV file."""
+    yaml_file = tmp_path / "registry.yaml"
+    yaml_file.write_text(
+        "- url: https://app.example.org/a\n  needsBrowser: true\n"
+        "- url: https://app.example.org/b\n  needsBrowser: maybe\n"
+    )
+    csv_file = tmp_path / "registry.csv"
+    csv_file.write_text("url,needsBrowser\nhttps://app.example.org/a,false\n")
+    db = tmp_path / "cache.db"
+    done = citecache(db, "import", str(yaml_file), check=False)
+    assert done.returncode == 1 and "needs_browser must be true or false" in done.stderr
+    with Store(db) as store:
+        assert store.get("https://app.example.org/a")["needs_browser"] == 1
+        assert store.tasks(mode="all")[0].needs_browser is True
+    citecache(db, "import", str(csv_file))
+    with Store(db) as store:
+        assert store.get("https://app.example.org/a")["needs_browser"] == 0
