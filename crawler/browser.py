@@ -53,10 +53,18 @@ def unavailable_reason(executable: str) -> str | None:
     return None
 
 
+def enabled(settings) -> bool:
+    """Whether the fallback is on. Never in a run from a mirror (CITECACHE_MIRROR_URL):
+    a rendered page would fetch its scripts' requests from the live web, not the mirror."""
+    return settings.getbool("CITECACHE_BROWSER_ENABLED") and not settings.get(
+        "CITECACHE_MIRROR_URL"
+    )
+
+
 def configure(settings) -> None:
     """Install the rendering download handler and its browser settings in a crawl's
     (unfrozen) settings, when the fallback is on and can work."""
-    if not settings.getbool("CITECACHE_BROWSER_ENABLED"):
+    if not enabled(settings):
         return
     executable = settings.get("CITECACHE_BROWSER_PATH")
     if unavailable_reason(executable):
@@ -124,7 +132,7 @@ class BrowserFallback:
             hosts=settings.getlist("CITECACHE_BROWSER_HOSTS"),
             timeout=settings.getfloat("CITECACHE_BROWSER_TIMEOUT"),
         )
-        if not settings.getbool("CITECACHE_BROWSER_ENABLED"):
+        if not enabled(settings):
             return fallback
         reason = unavailable_reason(settings.get("CITECACHE_BROWSER_PATH"))
         handlers = settings.getdict("DOWNLOAD_HANDLERS")
