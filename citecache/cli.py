@@ -63,6 +63,7 @@ for command in (
     registry.init,
     registry.add,
     registry.import_,
+    registry.browser,
     crawl,
     worker,
     refetch,

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import click
 
-from storage import ImportReport, InvalidURL, RegistryFileError, StoreError, read_records
+from storage import (
+    ImportReport,
+    InvalidURL,
+    NotFoundError,
+    RegistryFileError,
+    StoreError,
+    read_records,
+)
 from storage.backend import redact
 from storage.fields import camel_keys
 
@@ -51,6 +58,35 @@ def add(ctx: Context, urls: tuple[str, ...], cited_by: tuple[str, ...], title, t
             word = "added" if result.created else "updated" if result.changed else "exists"
             click.echo(
                 f"{result.resource['id']}\tsid_{result.resource['stable_id']}\t{word}\t{url}"
+            )
+    if failed:
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("refs", nargs=-1, required=True)
+@click.option(
+    "--off", is_flag=True, help="Unmark: render them only when they look script-rendered."
+)
+@db_option
+@pass_ctx
+def browser(ctx: Context, refs: tuple[str, ...], off: bool) -> None:
+    """Mark sources (ids, stable ids or URLs) to be always rendered in a browser.
+
+    A page that looks script-rendered is rendered anyway; mark the sources whose plain
+    HTML misleads the detector. Prints each one's id, `browser` or `plain`, and URL.
+    """
+    failed = 0
+    with ctx.store() as store:
+        for ref in refs:
+            try:
+                row = store.mark_needs_browser(ref, not off)
+            except NotFoundError as exc:
+                say(f"Error: {exc}")
+                failed += 1
+                continue
+            click.echo(
+                f"{row['id']}\t{'browser' if row['needs_browser'] else 'plain'}\t{row['url']}"
             )
     if failed:
         sys.exit(1)

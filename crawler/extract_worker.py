@@ -55,6 +55,7 @@ def process_page(body: bytes, url: str) -> dict:
         _leave_over_memory_limit()
     metadata = found.to_dict()
     text = metadata.pop("text")
+    metadata.pop("script_shell")
     return {
         "text": text,
         "title": found.title,
@@ -62,6 +63,7 @@ def process_page(body: bytes, url: str) -> dict:
         "content_hash": content_hash(text) if text.strip() else None,
         "page_status": found.page_status,
         "failure_reason": found.failure_reason,
+        "script_shell": found.script_shell,
     }
 
 

@@ -49,8 +49,11 @@ class FetchedPage:
     archive_fallback: bool = False
     """Ask a web archive if this fetch fails: the source has no copy yet, or is dead."""
     fetch_method: str = "scrapy"
-    """scrapy (live) or wayback (a capture from the web archive, crawler/wayback.py)."""
+    """scrapy (live), wayback (a capture from the web archive, crawler/wayback.py) or
+    browser (rendered in Chromium: crawler/browser.py)."""
     archived_at: str | None = None
     """For a capture: when the archive made it, ISO 8601 UTC ending in Z."""
     archive_url: str | None = None
     """For a capture: where a reader can see it in the archive."""
+    needs_browser: bool = False
+    """An operator marked the source to be always rendered in a browser."""

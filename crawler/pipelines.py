@@ -16,6 +16,7 @@ from pebble import ProcessExpired, ProcessPool
 from scrapy.utils.misc import load_object
 
 from crawler import extract_worker
+from crawler.browser import BrowserFallback
 from crawler.frontier import ResultSink, results_stored
 from crawler.items import FetchedPage
 from crawler.wayback import is_archived
@@ -44,6 +45,7 @@ class ExtractPipeline:
         eager: bool = False,
         timeout: float = 0,
         memory_mb: int = 0,
+        browser: BrowserFallback | None = None,
     ):
         self.workers = workers
         self.max_pending = max_pending
@@ -54,6 +56,7 @@ class ExtractPipeline:
         self.eager = eager
         self.timeout = timeout
         self.memory_mb = memory_mb
+        self.browser = browser or BrowserFallback(None, hosts=[], timeout=0)
         self.pool: ProcessPool | None = None
         self._slots = asyncio.Semaphore(max_pending)
 
@@ -68,6 +71,7 @@ class ExtractPipeline:
             eager=settings.getbool("CITECACHE_EXTRACT_EAGER"),
             timeout=settings.getfloat("CITECACHE_EXTRACT_TIMEOUT"),
             memory_mb=settings.getint("CITECACHE_EXTRACT_MEMORY_MB"),
+            browser=BrowserFallback.from_crawler(crawler),
         )
 
     def open_spider(self):
@@ -98,18 +102,30 @@ class ExtractPipeline:
             return item
         if item.outcome != "fetched":
             return _result(item, outcome=item.outcome)
+        try:
+            found = await self._extract_pooled(item)
+            # A page that needs a browser is rendered (outside the pool's slots: a
+            # render takes seconds) and extracted again; if it cannot be, what plain
+            # HTTP gave stands.
+            if self.browser.wanted(item, found["script_shell"]):
+                rendered = await self.browser.render(item)
+                if rendered is not None:
+                    item = rendered
+                    found = await self._extract_pooled(item)
+        except ExtractionFailed as exc:
+            return _result(item, outcome="extraction_failed", error=str(exc))
+        return _result(item, found=found)
+
+    async def _extract_pooled(self, item: FetchedPage) -> dict:
         async with self._slots:
             if self.pool is None or not self.pool.active:
                 self.pool = self._new_pool()
             started = time.perf_counter()
             try:
-                found = await self._extract(item)
-            except ExtractionFailed as exc:
-                return _result(item, outcome="extraction_failed", error=str(exc))
+                return await self._extract(item)
             finally:
                 item.body = b""
-            self.stats.inc_value("citecache/extract/seconds", time.perf_counter() - started)
-        return _result(item, found=found)
+                self.stats.inc_value("citecache/extract/seconds", time.perf_counter() - started)
 
     async def _extract(self, item: FetchedPage) -> dict:
         """The worker's findings on ``item``; ExtractionFailed with the reason if none."""
@@ -181,6 +197,7 @@ def _result(
         result.metadata = found["metadata"]
         result.content_hash = found["content_hash"]
         result.canonical_url = found["metadata"].get("canonical_url")
+        result.shell_reason = found.get("script_shell")
         if found["page_status"] != "ok":
             result.outcome = found["page_status"]
             result.error = found["failure_reason"] or f"the page looks {found['page_status']}"

@@ -11,6 +11,8 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.settings import BaseSettings, Settings
 from twisted.python.failure import Failure
 
+from crawler import browser
+
 QUIET_LOGGERS = ("scrapy.downloadermiddlewares.robotstxt", "scrapy.downloadermiddlewares.retry")
 
 
@@ -78,6 +80,7 @@ def run_crawl(overrides: dict) -> CrawlSummary:
     """Crawl with the project settings plus ``overrides``; blocks until done. Raises
     CrawlError when the crawl could not run."""
     settings = crawl_settings(overrides)
+    browser.configure(settings)
     process = CrawlerProcess(settings)
     if settings.get("LOG_LEVEL") not in ("INFO", "DEBUG"):
         # Every failed fetch is recorded and summed up; a traceback per dead link on

@@ -134,6 +134,18 @@ CITECACHE_WAYBACK_ACCESS_KEY = os.environ.get("CITECACHE_WAYBACK_ACCESS_KEY", ""
 (https://archive.org/account/s3.php)."""
 CITECACHE_WAYBACK_SECRET_KEY = os.environ.get("CITECACHE_WAYBACK_SECRET_KEY", "")
 """Its secret key; sent as ``Authorization: LOW access:secret``."""
+CITECACHE_BROWSER_ENABLED = True
+"""Render pages that look script-rendered (an app shell) in a browser and extract them
+again (crawler/browser.py); off: keep what plain HTTP gives."""
+CITECACHE_BROWSER_PATH = os.environ.get("CITECACHE_BROWSER_PATH", "/usr/bin/chromium")
+"""The Chromium the browser fallback drives (Debian's: apt-get install chromium)."""
+CITECACHE_BROWSER_HOSTS: list[str] = []
+"""Hosts whose pages are always rendered in the browser, e.g. ["forum.example.org"]."""
+CITECACHE_BROWSER_PAGES = 4
+"""Pages rendered at once, at most (each holds a renderer process of 50-100 MB)."""
+CITECACHE_BROWSER_TIMEOUT = 20.0
+"""Seconds a page may take to load in the browser, and again to settle (its network
+idle) before it is read; a page that never settles is read as it is then."""
 CITECACHE_HTML_TYPES = ["text/html", "application/xhtml+xml", "application/pdf", "text/plain"]
 """Content types handed to extraction; anything else is recorded as not_html."""
 

@@ -11,6 +11,7 @@ crawler/extract_worker.py). ``extract`` never raises; what went wrong is in
 5. ``main_text``    candidates: the rule's container, trafilatura fast then full, readability
 6. ``boilerplate``  drops chrome paragraphs from each candidate before they are compared
 7. ``page_status``  ok, paywalled or blocked, judged on the content
+8. ``script_shell`` whether the page is a script-rendered shell that needs a browser
 
 ``extracted`` holds the result type and fills it from the stages' findings.
 See docs/extraction.md for the measured quality and cost.

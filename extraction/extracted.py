@@ -47,6 +47,9 @@ class Extracted:
     """ok, paywalled or blocked: what the content itself shows."""
     failure_reason: str | None = None
     """Why no text came out (or why the status is not ok), when so."""
+    script_shell: str | None = None
+    """Why the page looks script-rendered (an app shell whose text only its scripts
+    bring: extraction/script_shell.py), else None."""
     metadata_sources: dict[str, str] = field(default_factory=dict)
     """Per metadata field, where its value came from (e.g. "json-ld", "opengraph")."""
     doi: str | None = None

@@ -8,7 +8,7 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
-from extraction import boilerplate, main_text, metadata, page_status, pdf, rules
+from extraction import boilerplate, main_text, metadata, page_status, pdf, rules, script_shell
 from extraction.charset import decode_html
 from extraction.extracted import Extracted, fill_metadata, from_pdf
 
@@ -60,6 +60,7 @@ def _extract(raw: str | bytes, url: str | None) -> Extracted:
         platform=rule.name if rule else None,
         page_status=status,
         failure_reason=status_reason or (None if text else _no_text_reason(tree)),
+        script_shell=script_shell.shell_reason(tree, text),  # 8. needs a browser?
     )
     fill_metadata(result, meta, url, rule, tree)
     return result

@@ -21,6 +21,10 @@ BIBLIO_FIELDS = (
     "credibility_override",
 )
 """Bibliographic fields of a resource that a registration may set."""
+FETCH_FIELDS = ("needs_browser",)
+"""How a resource is fetched, which a registry may say too: always in a browser."""
+REGISTER_FIELDS = (*BIBLIO_FIELDS, *FETCH_FIELDS)
+"""Every field a registration (a registry file, ``Store.register``) may set."""
 LIST_FIELDS = frozenset({"authors", "key_points", "tags"})
 """Fields holding lists; stored as JSON arrays."""
 
@@ -36,7 +40,7 @@ def camel_keys(row: dict) -> dict:
     return {camel_case(key): value for key, value in row.items()}
 
 
-SNAKE_CASE = {camel_case(n): n for n in (*BIBLIO_FIELDS, "cited_by", "stable_id")}
+SNAKE_CASE = {camel_case(n): n for n in (*REGISTER_FIELDS, "cited_by", "stable_id")}
 """camelCase key -> field name, for every field a registry file or the API may send."""
 
 
@@ -63,9 +67,22 @@ def clean_fields(fields: dict) -> dict:
                 raise StoreError(f"credibility_override must be 1-5, got {value!r}") from None
             if not 1 <= value <= 5:
                 raise StoreError(f"credibility_override must be 1-5, got {value!r}")
+        elif name == "needs_browser":
+            value = _flag(name, value)
         elif name == "published_date":
             value = str(value)[:10]
         else:
             value = str(value).strip()
         values[name] = value
     return values
+
+
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _flag(name: str, value: Any) -> int:
+    """A yes/no field (a YAML boolean, or a CSV cell's text) as 1 or 0."""
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return int(text in _TRUE)
+    raise StoreError(f"{name} must be true or false, got {value!r}")

@@ -103,7 +103,8 @@ class HostLeases(StoreBase):
         hosts = list(tokens)
         requests = self._rows(
             "SELECT * FROM (SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, "
-            "r.last_modified, r.fetch_status, r.current_snapshot_id, r.host, row_number() OVER "
+            "r.last_modified, r.fetch_status, r.current_snapshot_id, r.needs_browser, r.host, "
+            "row_number() OVER "
             "(PARTITION BY r.host ORDER BY q.requested_at, q.id) AS n "
             "FROM refetch_requests q JOIN resources r ON r.id = q.resource_id "
             f"WHERE q.status = 'queued' AND r.host IN ({_marks(hosts)})) AS w WHERE n <= ? "
@@ -128,7 +129,7 @@ class HostLeases(StoreBase):
         # index, in one statement.
         per_host = (
             "SELECT * FROM (SELECT id, url, etag, last_modified, fetch_status, "
-            "current_snapshot_id, host FROM resources "
+            "current_snapshot_id, needs_browser, host FROM resources "
             "WHERE host = ? AND (next_fetch_at IS NULL OR next_fetch_at <= ?) "
             "ORDER BY next_fetch_at IS NOT NULL, next_fetch_at, id LIMIT ?) AS d{}"
         )

@@ -400,3 +400,10 @@ def m014_archived_snapshots(db: Database) -> None:
     # when the archive captured it (ISO 8601 UTC) and where the capture can be seen.
     db.execute("ALTER TABLE snapshots ADD COLUMN archived_at TEXT")
     db.execute("ALTER TABLE snapshots ADD COLUMN archive_url TEXT")
+
+
+@migrations()
+def m015_needs_browser(db: Database) -> None:
+    # Sources an operator marks to be always rendered in a browser (crawler/browser.py):
+    # `citecache browser REF...`.
+    db.execute("ALTER TABLE resources ADD COLUMN needs_browser INTEGER NOT NULL DEFAULT 0")

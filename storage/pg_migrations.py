@@ -383,6 +383,12 @@ def m014_archived_snapshots(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"ALTER TABLE snapshots ADD COLUMN archive_url {TEXT}")
 
 
+@migration
+def m015_needs_browser(conn: psycopg.Connection[Any]) -> None:
+    # Sources always rendered in a browser; see storage/migrations.py.
+    conn.execute("ALTER TABLE resources ADD COLUMN needs_browser BIGINT NOT NULL DEFAULT 0")
+
+
 def applied(conn: psycopg.Connection[Any]) -> list[str]:
     """Names of the migrations applied to the database, in the order they were applied."""
     cursor = conn.cursor(row_factory=tuple_row)

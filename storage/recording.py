@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Iterable
@@ -20,6 +21,9 @@ logger = logging.getLogger(__name__)
 
 ARCHIVED = "wayback"
 """The fetch method of a copy taken from a web archive (crawler/wayback.py)."""
+SHELL_SHORTER_BY = 3
+"""A shell's text must be this many times shorter than the copy it would replace to be
+refused: a page that lost some of its text is still a change to keep."""
 
 
 class Recording(StoreBase):
@@ -70,6 +74,12 @@ class Recording(StoreBase):
             self._check_lease(resource, result.lease_token)
         now = utc_now()
         text = result.text or ""
+        shell = self._shell_over_good_copy(result, resource["current_snapshot_id"], text)
+        if shell:
+            # An app shell or a challenge that answered 200 where a long good copy
+            # exists: logged as blocked, and the copy kept (issue 14, item 5).
+            result = dataclasses.replace(result, outcome="blocked", error=shell, text=None)
+            text = ""
         digest = (result.content_hash or content_hash(text)) if text.strip() else None
         self.sql.insert(
             "fetch_log",
@@ -155,6 +165,22 @@ class Recording(StoreBase):
         else:
             self._refresh_host(resource["host"])
         return status
+
+    def _shell_over_good_copy(
+        self, result: FetchResult, current: int | None, text: str
+    ) -> str | None:
+        """Why ``result`` must not replace the current copy, if it is a page that looks
+        like an app shell or a challenge (``shell_reason``) with a text much shorter
+        than the current copy's; else None."""
+        if not result.shell_reason or current is None or result.outcome != "ok":
+            return None
+        kept = self.sql.scalar("SELECT content_length FROM snapshots WHERE id = ?", [current])
+        if not kept or len(text) * SHELL_SHORTER_BY > kept:
+            return None
+        return (
+            f"the page now looks like an app shell ({result.shell_reason}): its "
+            f"{len(text):,} characters do not replace the current copy of {kept:,}"
+        )
 
     def _gone_times(self, resource: dict, result: FetchResult) -> list[datetime]:
         """When "gone" answers came since the last success, this fetch's included."""

@@ -10,7 +10,7 @@ from . import ids
 from .base import StoreBase
 from .clock import iso, utc_now
 from .errors import NotFoundError, StoreError
-from .fields import BIBLIO_FIELDS, clean_fields
+from .fields import REGISTER_FIELDS, clean_fields
 
 
 @dataclass
@@ -108,7 +108,7 @@ class Registry(StoreBase):
         that differs from the existing resource's is kept as an alias.
         """
         url = ids.check_url(url)
-        unknown = set(fields) - set(BIBLIO_FIELDS)
+        unknown = set(fields) - set(REGISTER_FIELDS)
         if unknown:
             raise StoreError(f"unknown field(s): {', '.join(sorted(unknown))}")
         values = clean_fields(fields)
@@ -209,6 +209,15 @@ class Registry(StoreBase):
             self._refresh_host(ids.host_of(new_url))
         return self.get(row["id"])
 
+    def mark_needs_browser(self, ref: str, needed: bool = True) -> dict:
+        """Mark a resource to be always rendered in a browser (or no longer); returns it."""
+        row = self.get(ref)
+        with self._writing():
+            self._update_resource(
+                row["id"], {"needs_browser": int(needed), "updated_at": iso(utc_now())}
+            )
+        return self.get(row["id"])
+
     def import_records(self, records: Iterable[tuple[str, dict]]) -> ImportReport:
         """Register many records, each ``(where, record)``; a bad one is reported and skipped."""
         report = ImportReport()
@@ -226,7 +235,7 @@ class Registry(StoreBase):
             url = record.pop("url", None)
             if not url or not isinstance(url, str):
                 raise StoreError("no url")
-            kwargs: dict[str, Any] = {k: record.get(k) for k in BIBLIO_FIELDS if k in record}
+            kwargs: dict[str, Any] = {k: record.get(k) for k in REGISTER_FIELDS if k in record}
             cited_by = record.get("cited_by") or []
             if isinstance(cited_by, str):
                 cited_by = [cited_by]

@@ -34,6 +34,8 @@ class FetchTask:
     """The resource's fetch status before this fetch (storage/health.py's states)."""
     has_copy: bool = False
     """The resource already has a copy to serve (a current snapshot, live or archived)."""
+    needs_browser: bool = False
+    """An operator marked the source to be always rendered in a browser."""
 
 
 @dataclass
@@ -71,6 +73,10 @@ class FetchResult:
     """For an archived copy: where a reader can see the capture in the archive."""
     archive_fallback: bool = False
     """Ask a web archive if this fetch fails (crawler/wayback.py); the store ignores it."""
+    shell_reason: str | None = None
+    """Why the page looks like an app shell or a challenge rather than the article (its
+    text comes from scripts), when it does: such a page never replaces a much longer
+    current copy."""
     etag: str | None = None
     last_modified: str | None = None
     request_id: int | None = None

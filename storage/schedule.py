@@ -52,7 +52,8 @@ class Schedule(StoreBase):
         limit_sql = f" LIMIT {int(limit)}" if limit else ""
         if mode == "all":
             rows = self._rows(
-                "SELECT id, url, etag, last_modified, fetch_status, current_snapshot_id "
+                "SELECT id, url, etag, last_modified, fetch_status, current_snapshot_id, "
+                "needs_browser "
                 "FROM resources "
                 f"ORDER BY {self.sql.insertion_order}" + limit_sql
             )
@@ -61,7 +62,7 @@ class Schedule(StoreBase):
         seen: set[str] = set()
         for req in self._rows(
             "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified, "
-            "r.fetch_status, r.current_snapshot_id "
+            "r.fetch_status, r.current_snapshot_id, r.needs_browser "
             "FROM refetch_requests q "
             "JOIN resources r ON r.id = q.resource_id WHERE q.status = 'queued' "
             "ORDER BY q.requested_at, q.id"
@@ -76,7 +77,8 @@ class Schedule(StoreBase):
         skip = sorted(set(exclude))
         not_in = f" AND id NOT IN ({', '.join('?' for _ in skip)})" if skip else ""
         rows = self._rows(
-            "SELECT id, url, etag, last_modified, fetch_status, current_snapshot_id "
+            "SELECT id, url, etag, last_modified, fetch_status, current_snapshot_id, "
+            "needs_browser "
             "FROM resources "
             f"WHERE (next_fetch_at IS NULL OR next_fetch_at <= ?){not_in} "
             # never fetched first, then the most overdue
@@ -113,7 +115,7 @@ class Schedule(StoreBase):
         for request_id in request_ids:
             row = self._row(
                 "SELECT q.id AS request_id, q.force, r.id, r.url, r.etag, r.last_modified, "
-                "r.fetch_status, r.current_snapshot_id "
+                "r.fetch_status, r.current_snapshot_id, r.needs_browser "
                 "FROM refetch_requests q JOIN resources r ON r.id = q.resource_id WHERE q.id = ?",
                 [request_id],
             )
@@ -141,4 +143,5 @@ def task_for(
         lease_token=lease_token,
         status=row.get("fetch_status"),
         has_copy=row.get("current_snapshot_id") is not None,
+        needs_browser=bool(row.get("needs_browser")),
     )

@@ -175,6 +175,7 @@ class ResourcesSpider(scrapy.Spider):
             request_id=task.request_id,
             lease_token=task.lease_token,
             archive_fallback=any_failure_asks_archive(task),
+            needs_browser=task.needs_browser,
         )
 
     def _extractable(self, content_type: str | None, body: bytes) -> bool:
