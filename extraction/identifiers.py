@@ -24,7 +24,9 @@ _DOI_TAIL = re.compile(r"[.,;:)\]}>]+$")
 _ARXIV_NEW = re.compile(r"^(\d{2}(0[1-9]|1[0-2])\.\d{4,5})(v\d+)?$")
 # old style: archive[.SUBJECT]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136
 _ARXIV_OLD = re.compile(r"^([a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{2}(?:0[1-9]|1[0-2])\d{3})(v\d+)?$")
-_ARXIV_PREFIX = re.compile(r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)", re.I)
+_ARXIV_PREFIX = re.compile(
+    r"^(?:arxiv:|https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/)", re.I
+)
 ARXIV_IN_TEXT = re.compile(
     r"arxiv(?:\.org/(?:abs|pdf|html)/|:\s*)"
     r"(\d{4}\.\d{4,5}(?:v\d+)?|[a-z]+(?:-[a-z]+)?(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)",
