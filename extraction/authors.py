@@ -14,6 +14,8 @@ import re
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from citation.names import is_organisation
+
 # Elements that name the author: rel/itemprop author, /author/ links, and class or id
 # words with "author" or "byline" (BEM too: "post__author", "c-page-intro__author").
 _CANDIDATES = XPath(
@@ -101,23 +103,6 @@ _PLACEHOLDERS = re.compile(
 )
 # academic degrees and job words that follow a name after a comma
 _DEGREE = re.compile(r"^(?:ph\.?\s?d\.?|m\.?d\.?|msc|m\.?sc\.?|ma|mba|rd|rn|dr|prof|jr|sr)$", re.I)
-# words that make a name an organisation: it is kept whole, never split into people
-_ORGANISATION = re.compile(
-    r"\b(?:institut\w*|institute|university|universität|université|universidad|college|"
-    r"school|academy|akademie|agency|agentur|agence|agencia|association|verband|verein|"
-    r"society|gesellschaft|foundation|stiftung|fondation|fundación|council|committee|"
-    r"commission|kommission|ministry|ministerium|ministère|department|office|amt|bureau|"
-    r"centre|center|zentrum|group|gruppe|team|company|corporation|inc|ltd|llc|gmbh|ag|"
-    r"e\.\s?v|s\.a|press|presse|news|media|redaktion|editorial|board|network|partei|party|"
-    r"organi[sz]ation|bank|trust|service|services|laboratory|labor|project|projekt|"
-    r"world health|united nations|european|bundes\w*|nationale?s?)\b",
-    re.I,
-)
-
-
-def is_organisation(name: str) -> bool:
-    """Whether ``name`` reads as an organisation ("Institute for X", "Acme GmbH")."""
-    return bool(_ORGANISATION.search(name))
 
 
 def clean_authors(values: list[str], site_name: str | None = None, split: bool = True) -> list[str]:
@@ -142,7 +127,7 @@ def _split(value: str) -> list[str]:
     value = re.sub(r"\s+-\s+https?://\S+$|\s+@\w+$|\s+https?://\S+$", "", value)
     if is_organisation(value):
         return [value] if _plausible(value, organisation=True) else []
-    parts = []
+    parts: list[str] = []
     for part in _SPLIT.split(value):
         # "Given Family, Given Family" lists people; "Family, Given" is one person
         parts += part.split(",") if " " in part.split(",")[0].strip() else [part]

@@ -266,7 +266,7 @@ def _from_jsonld(meta: Metadata, item: Any) -> None:
 def _jsonld_ids(meta: Metadata, item: dict) -> None:
     """``isbn``, ``identifier`` (a string or PropertyValue) and ``sameAs`` resolver links."""
     meta.offer("isbn", identifiers.normalize_isbn(_text(item.get("isbn"))), "json-ld")
-    values = []
+    values: list[Any] = []
     for key in ("identifier", "sameAs"):
         value = item.get(key)
         values += value if isinstance(value, list) else [value]
