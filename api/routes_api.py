@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from citation import csl_item
 from storage import InvalidURL, NotFoundError, Store, StoreError
 from storage.fields import BIBLIO_FIELDS, camel_case
 from storage.health import FETCH_STATES
 from storage.ids import check_url
 from storage.urlsafety import UnsafeURL, check_url_safety
+from storage.views import citation_data
 
 from . import serialize
 from .deps import Settings, read_store, require_write, settings, take_refetch_slot
@@ -131,6 +133,14 @@ def list_(
 @router.get("/resources/{ref}", summary="One resource by id or stable id")
 def get_resource(ref: str, store: ReadStore) -> dict:
     return serialize.resource_detail(store, _get(store, ref))
+
+
+@router.get("/resources/{ref}/csl", summary="One resource as a CSL-JSON item (for Zotero, pandoc)")
+def get_resource_csl(ref: str, store: ReadStore) -> JSONResponse:
+    view, found = citation_data(store, _get(store, ref))
+    return JSONResponse(
+        [csl_item(view, found)], media_type="application/vnd.citationstyles.csl+json"
+    )
 
 
 @router.get("/resources/{ref}/snapshots", summary="A resource's content history")

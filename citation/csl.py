@@ -44,7 +44,7 @@ def csl_item(view: dict, found: dict | None = None) -> dict[str, Any]:
     names = view.get("authors") or found.get("authors") or []
     if names:
         item["author"] = [csl_name(name) for name in names]
-    issued = _date_parts(view.get("publishedDate"))
+    issued = _date_parts(view.get("publishedDate") or found.get("published"))
     if issued:
         item["issued"] = issued
     accessed = _date_parts(view.get("fetchedAt"))
