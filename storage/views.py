@@ -147,7 +147,7 @@ def render_card(store: Store, resource: dict, width: int = 80) -> str:
             + (" (peer reviewed)" if view["publication"]["peerReviewed"] else "")
         )
     head.append(short_url(view["url"]))
-    lines.append(" · ".join(head))
+    lines += _wrap_text(" · ".join(head), width)
     cred = view["credibility"]
     if cred:
         indent = " " * 25

@@ -208,10 +208,10 @@ def test_api_csl_endpoint(cache, db_path):
 def test_card_and_page_use_the_extracted_authors_and_date(cache, db_path):
     with Store(db_path) as store:
         card = render_card(store, store.get(cache["paper"])).split("\n")
-    assert card[1] == (
-        "2021 · Kim Lee, Ursula von der Leyen and Institute for Fiscal Studies"
-        " · journal.example.org/article/42"
-    )
+    assert card[1:3] == [  # wrapped to 80 columns
+        "2021 · Kim Lee, Ursula von der Leyen and Institute for Fiscal Studies ·",
+        "journal.example.org/article/42",
+    ]
     page = Client(create_app(str(db_path))).get(f"/resources/{cache['paper']}").text
     assert "Kim Lee, Ursula von der Leyen, Institute for Fiscal Studies" in page
     assert '<time datetime="2021-03-04"' in page
