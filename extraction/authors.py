@@ -10,6 +10,7 @@ kept whole. ``byline_authors(tree, site_name)`` reads the page's own byline mark
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from lxml.etree import XPath
 from lxml.html import HtmlElement
@@ -32,7 +33,7 @@ _BYLINE_WORD = re.compile(
 )
 _NOT_BYLINE_WORD = re.compile(
     r"comment|bio|avatar|image|img|photo|picture|description|about|social|follow|more|"
-    r"related|list|widget|box-title|recent|popular|copyright",
+    r"related|widget|box-title|recent|popular|copyright",
     re.I,
 )
 # containers whose bylines are not the article's: comments, sidebars, menus, footers
@@ -40,7 +41,7 @@ _NOT_BYLINE_WORD = re.compile(
 # and "widget" are not skipped: Blogger and some themes wrap the article in them)
 _SKIPPED_TAGS = frozenset({"nav", "aside", "form", "footer", "input", "textarea"})
 _SKIPPED_WORD = re.compile(
-    r"^(?:comments?|commentlist|menu|nav|footer|copyright|related|teaser)(?:[-_]|$)",
+    r"^(?:comments?|commentlist|menu|nav|footer|copyright|related)(?:[-_]|$)",
     re.I,
 )
 # lowercase words inside a name: particles ("Ursula von der Leyen")
@@ -82,7 +83,7 @@ _LEAD = re.compile(
 _BY = re.compile(r"^(?:by|von|vom|par|por|di|door)\s+", re.I)
 # where a byline's name ends: a date, a time, a separator, "on"/"am"/"le" + date
 _NAME_END = re.compile(
-    r"\s*(?:[|•·—–]|\s-\s|\d|\s(?:on|am|um|the|[Hh]ace)(?:\s|$)|\bsays\b|\bsagt\b|"
+    r"\s*(?:[|•·—–]|\s-\s|\d|\s(?:on|am|at|um|the|[Hh]ace)(?:\s|$)|\bsays\b|\bsagt\b|"
     r"\bsaid\b|\(|@|\s/\s)"
 )
 # a weekday left between a byline's name and its date ("Von Tomas Spahn Fr, 18. Oktober")
@@ -97,6 +98,8 @@ _SPLIT = re.compile(r"\s*(?:;|&|\s(?:and|und|y|et|e|i|og|en|och)\s)\s*", re.I)
 _PLACEHOLDERS = re.compile(
     r"^(?:admin|administrator|wordpressadmin|webmaster|staff|staff writer|guest|gast|"
     r"anonymous|anonym|unknown|by|von|par|see all|alle artikel|on|am|at|le|el|hace|the|"
+    r"about|stand|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|januar|"
+    r"februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
     r"no author|none|name|follow|datum|date|user|author|autor|posted|undefined|null|"
     r"gesponserte inhalte|sponsored|advertorial|mehr|more)$",
     re.I,
@@ -120,8 +123,7 @@ def clean_authors(values: list[str], site_name: str | None = None, split: bool =
 
 
 def _split(value: str) -> list[str]:
-    value = " ".join(value.split()).strip(" ,;|·-–~")
-    value = _BY.sub("", value)
+    value = _tidy(value)
     if "@" in value and " " not in value.strip():
         return []  # an e-mail address or a handle alone
     value = re.sub(r"\s+-\s+https?://\S+$|\s+@\w+$|\s+https?://\S+$", "", value)
@@ -144,8 +146,14 @@ def _split(value: str) -> list[str]:
     return kept
 
 
+def _tidy(value: str) -> str:
+    """Spaces squeezed, a leading "By"/"Von" and a trailing "(www.site.com)" dropped."""
+    value = _BY.sub("", " ".join(unescape(value).split()).strip(" ,;|·-–~"))
+    return re.sub(r"\s*\([^)]*\)$", "", value)
+
+
 def _clean_one(value: str) -> list[str]:
-    value = " ".join(value.split()).strip(" ,;|·-–~")
+    value = _tidy(value)
     value = re.sub(r",\s*(?:ph\.?\s?d\.?|m\.?d\.?|msc|mba)$", "", value, flags=re.I)
     return [value] if _plausible(value, organisation=is_organisation(value)) else []
 
@@ -191,7 +199,8 @@ def byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
         text = " ".join(" ".join(node.itertext()).split())
         if not text or len(text) > 200:
             continue
-        names = clean_authors([_byline_names(text)], site_name)
+        # a byline naming the site is a personal site's owner ("Helge Fahrnberger")
+        names = clean_authors([_byline_names(text)], _unless_person(site_name))
         if names:
             return names
     return []
@@ -211,6 +220,13 @@ def _in_skipped(node: HtmlElement) -> bool:
         if element.tag in _SKIPPED_TAGS or any(_SKIPPED_WORD.match(w) for w in words):
             return True
     return False
+
+
+def _unless_person(site_name: str | None) -> str | None:
+    """The site name, unless it reads as a person's name of two words or more."""
+    if not site_name or is_organisation(site_name) or len(site_name.split()) < 2:
+        return site_name
+    return None if _name_shaped(site_name) and site_name.istitle() else site_name
 
 
 def _names_author(node: HtmlElement) -> bool:

@@ -140,6 +140,28 @@ def test_site_name_is_not_an_author():
     assert result.authors == ["Kim Lee"]
 
 
+def test_a_personal_site_byline_names_its_owner():
+    byline = '<li class="post-author meta-wrapper">Post author By Helge Fahrnberger</li>'
+    result = extract(page(top=byline, site="Helge Fahrnberger"), URL)
+    assert result.authors == ["Helge Fahrnberger"]
+
+
+@pytest.mark.parametrize("stray", ["Dezember", "Stand", "About", "Donnerstag"])
+def test_a_date_or_label_word_in_a_byline_is_no_author(stray):
+    assert extract(page(top=f'<span class="byline">{stray}</span>'), URL).authors == []
+
+
+def test_html_entities_and_a_site_in_brackets_are_cleaned():
+    assert extract(page(meta_author("Deutsche Welle (www.dw.com)")), URL).authors == [
+        "Deutsche Welle"
+    ]
+    head = (
+        '<script type="application/ld+json">{"@type": "Article", "headline": "A post",'
+        ' "author": {"@type": "Person", "name": "Redacci&oacute;n Central"}}</script>'
+    )
+    assert extract(page(head), URL).authors == ["Redacción Central"]
+
+
 def test_one_person_per_value_sources_keep_family_given_order():
     head = (
         '<meta name="citation_title" content="A post">'
