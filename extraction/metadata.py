@@ -86,6 +86,8 @@ class Metadata:
         """Set field ``name`` to ``value`` unless a more trusted source already did."""
         if isinstance(value, str):
             value = _SPACES.sub(" ", value).strip()
+            if name == "published":  # a date that does not parse leaves room for the next
+                value = iso_date(value)
         if not value or getattr(self, name):
             return
         setattr(self, name, value)
@@ -104,10 +106,6 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> Metadata:
     _from_dublincore(meta, tree)
     _from_plain_meta(meta, tags)
     _from_html(meta, tree, url)
-    if meta.published:
-        meta.published = iso_date(meta.published)
-        if not meta.published:
-            meta.sources.pop("published", None)
     _find_ids(meta, tree, tags, url, og)
     return meta
 

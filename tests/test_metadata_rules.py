@@ -40,6 +40,16 @@ def test_publication_date_wins_over_modification_date():
     assert result.published == "2019-02-03"
 
 
+def test_a_date_that_does_not_parse_leaves_room_for_the_next_source():
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "A post",'
+        ' "datePublished": "Wed May 04 2022 00:53:29 GMT+0000"}</script>'
+        '<meta property="article:published_time" content="2022-05-03T21:53:29-03:00">'
+    )
+    result = extract(page(head), URL)
+    assert (result.published, result.metadata_sources["published"]) == ("2022-05-03", "opengraph")
+
+
 @pytest.mark.parametrize("stated", ["2099-01-01", "1985-06-30", "0001-01-01"])
 def test_future_and_pre_web_dates_are_unknown(stated):
     head = f'<meta property="article:published_time" content="{stated}">'
