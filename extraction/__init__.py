@@ -12,7 +12,9 @@ crawler/extract_worker.py). ``extract`` never raises; what went wrong is in
 6. ``boilerplate``  drops chrome paragraphs from each candidate before they are compared
 7. ``page_status``  ok, paywalled or blocked, judged on the content
 
-``extracted`` holds the result type and fills it from the stages' findings.
+``extracted`` holds the result type and fills it from the stages' findings; ``authors``
+and ``identifiers`` are the metadata stage's rules for names and for DOI, arXiv id,
+ISBN and PubMed id.
 See docs/extraction.md for the measured quality and cost.
 """
 
