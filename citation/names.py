@@ -13,7 +13,8 @@ _ORGANISATION = re.compile(
     r"centre|center|zentrum|group|gruppe|team|company|corporation|inc|ltd|llc|gmbh|ag|"
     r"e\.\s?v|s\.a|press|presse|news|media|redaktion|editorial|board|network|partei|party|"
     r"organi[sz]ation|bank|trust|service|services|laboratory|labor|project|projekt|"
-    r"world health|united nations|european|bundes\w*|nationale?s?)\b",
+    r"world health|united nations|european|bundes\w*|nationale?s?|protection|customs|police|"
+    r"polizei|government|regierung|administration)\b",
     re.I,
 )
 

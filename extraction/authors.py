@@ -23,12 +23,19 @@ _CANDIDATES = XPath(
     "//*[@rel='author' or @itemprop='author' or contains(@href, '/author/')"
     " or contains(@class, 'author') or contains(@class, 'Author')"
     " or contains(@class, 'byline') or contains(@class, 'Byline')"
+    " or contains(@class, 'autor') or contains(@class, 'auteur') or self::byline"
     " or contains(@id, 'author') or contains(@class, 'vcard')]"
 )
+# Elements whose own text may open an unmarked byline ("Von Lisa Petrich", "By X | date")
+_TEXT_BYLINE_TAGS = ("p", "span", "small", "h4", "h5", "h6", "time", "address", "em", "div")
+_TEXT_BYLINE = re.compile(r"^\s*(?:by|von|par|por|door)\s+\w", re.I)
+# at most this many opening lines are read: the byline sits near the top
+_TEXT_BYLINE_TRIES = 5
 # a class word that names the byline itself, not a bio, photo or list about authors
 _BYLINE_WORD = re.compile(
-    r"^(?:[\w-]*?(?:__|-|_))?(?:author|byline|authors|vcard)(?:(?:__|-|_)(?:name|link|info|txt|"
-    r"text|meta|wrapper|inner|first|box|block))*$|^(?:author|byline)\w*$|authorName|AuthorName",
+    r"^(?:[\w-]*?(?:__|-|_))?(?:author|byline|authors|autor|auteurs?|autoren|vcard)"
+    r"(?:(?:__|-|_)(?:name|link|info|txt|text|meta|wrapper|inner|first|box|block))*$|"
+    r"^(?:author|byline)\w*$|authorName|AuthorName|dates_auteurs",
     re.I,
 )
 _NOT_BYLINE_WORD = re.compile(
@@ -139,8 +146,8 @@ def _split(value: str) -> list[str]:
     for part in parts:
         if not part or _DEGREE.match(part):
             continue
-        if kept and part.isupper() and len(part) <= 5 and " " not in part:
-            continue  # "Rob Picheta, CNN": an outlet's initials after a name
+        if kept and (part.isupper() or part.islower()) and len(part) <= 5 and " " not in part:
+            continue  # "Rob Picheta, CNN", "David Hutzler, dpa": an outlet after a name
         if _plausible(part):
             kept.append(part)
     return kept
@@ -229,7 +236,43 @@ def _unless_person(site_name: str | None) -> str | None:
     return None if _name_shaped(site_name) and site_name.istitle() else site_name
 
 
+def text_byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
+    """Names from a short line that opens with "By"/"Von"/"Par" and no author markup.
+
+    Stricter than marked bylines: every word of a name capitalized (or a particle), so
+    that a sentence opening with "Von Anfang an" is no author.
+    """
+    tries = 0
+    for node in tree.iter(_TEXT_BYLINE_TAGS):
+        if not node.text or not _TEXT_BYLINE.match(node.text):
+            continue
+        text = " ".join(" ".join(node.itertext()).split())
+        if len(text) > 120 or _in_skipped(node):
+            continue
+        line = _byline_names(text)
+        names = clean_authors([line], _unless_person(site_name))
+        if names and _capitalized(line):
+            return names
+        tries += 1
+        if tries >= _TEXT_BYLINE_TRIES:
+            break
+    return []
+
+
+_CONNECTORS = frozenset({"and", "und", "y", "et", "e", "i", "og", "en", "och"})
+
+
+def _capitalized(line: str) -> bool:
+    """Every word of the line a capitalized name part, a particle or "and"."""
+    words = [w for w in re.split(r"[\s,;&]+", line) if w]
+    return bool(words) and all(
+        w[0].isupper() or w in _PARTICLES or w.lower() in _CONNECTORS for w in words
+    )
+
+
 def _names_author(node: HtmlElement) -> bool:
+    if node.tag == "byline":
+        return True
     if node.get("rel") == "author" or node.get("itemprop") == "author":
         return True
     if "/author/" in (node.get("href") or ""):
@@ -243,5 +286,7 @@ def _names_author(node: HtmlElement) -> bool:
 def _byline_names(text: str) -> str:
     """ "Von Tomas Spahn Fr, 18. Oktober 2019" -> "Tomas Spahn"."""
     text = _LEAD.sub("", text, count=1)
+    # a label before the lead word: "Disko Von Ernst Lohoff", "Interview: By Kim Lee"
+    text = re.sub(r"^(?:\S+\s+){1,2}?(?:By|BY|Von|VON|Par|PAR|Por|POR)\s+", "", text, count=1)
     text = _NAME_END.split(text, maxsplit=1)[0]
     return _TRAILING_WEEKDAY.sub("", text.rstrip(":, "))

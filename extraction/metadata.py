@@ -155,7 +155,9 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     if people:
         meta.authors = people
         return
-    found = _safe(lambda: authors.byline_authors(tree, meta.site_name), [])
+    found = _safe(lambda: authors.byline_authors(tree, meta.site_name), []) or _safe(
+        lambda: authors.text_byline_authors(tree, meta.site_name), []
+    )
     meta.authors = []
     meta.sources.pop("authors", None)
     meta.offer("authors", found, "byline")

@@ -113,6 +113,22 @@ def test_byline_forms(top, expected):
     assert result.metadata_sources["authors"] == "byline"
 
 
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        ("<p>Von Lisa Petrich</p>", ["Lisa Petrich"]),
+        ("<h4>By Giovanni Gaggero | 12/10/2020</h4>", ["Giovanni Gaggero"]),
+        ("<p>By U.S. Customs and Border Protection</p>", ["U.S. Customs and Border Protection"]),
+        ('<div class="autor-wrapper">Disko Von Ernst Lohoff</div>', ["Ernst Lohoff"]),
+        ("<byline>Von David Hutzler, dpa</byline>", ["David Hutzler"]),
+        ("<p>Von den umliegenden Höfen kaufte er Speck, Hartbrot und Kartoffeln.</p>", []),
+        ("<p>By the way, nobody signed this.</p>", []),
+    ],
+)
+def test_unmarked_bylines_need_a_line_of_names(top, expected):
+    assert extract(page(top=top), URL).authors == expected
+
+
 def test_bylines_in_comments_menus_and_bios_are_not_the_authors():
     top = (
         '<nav class="menu"><a href="/author/editor">Ed Itor</a></nav>'
