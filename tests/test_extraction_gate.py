@@ -2,7 +2,8 @@
 set keep their floors.
 
 The sample is every 3rd judged page (by URL) of ../shared/devsets/trafilatura-eval.tar.gz:
-295 pages, 885 snippets that must appear and 885 that must not, ~10 s here. (All 884
+295 pages, 885 snippets that must appear and 885 that must not, ~10 s here (57 s on a
+machine loaded by other work). (All 884
 pages took 34 s on the shared 2-core machine, too long to run on every test run;
 every 11th page, 81 pages, was too coarse: one snippet moved F1 by 0.004.)
 
@@ -32,10 +33,10 @@ MARGIN = 0.005
 F1_FLOOR = MEASURED_F1 - MARGIN
 PRECISION_FLOOR = MEASURED_PRECISION - MARGIN
 # Metadata exact-match accuracy on the same sample when set: title 0.736 (273 judged
-# pages), date 0.873 (228), author 0.606 (165), identifier 1.000 (295). Each floor is
+# pages), date 0.873 (228), author 0.661 (165), identifier 1.000 (295). Each floor is
 # a few pages below (title 7, date 5, author 6, identifier 3): a rule that loses more
 # than that fails the gate; raise them when metadata improves.
-METADATA_FLOORS = {"title": 0.71, "date": 0.85, "author": 0.57, "identifier": 0.99}
+METADATA_FLOORS = {"title": 0.71, "date": 0.85, "author": 0.625, "identifier": 0.99}
 
 pytestmark = pytest.mark.skipif(
     not DEVSET.exists(),
