@@ -4,7 +4,9 @@
 Sam Ng", "Rob Picheta, CNN", "jo@example.org", "Staff") into names, in order: bylines
 split into people, site names, placeholders, e-mail addresses and URLs dropped, an
 affiliation after a name dropped. An organisation ("Institute for Fiscal Studies") is
-kept whole. ``byline_authors(tree, site_name)`` reads the page's own byline markup.
+kept whole (``citation/names.py`` tells them apart, for CSL-JSON too).
+``byline_authors(tree, site_name)`` reads the page's own byline markup and
+``text_byline_authors`` a one-line "By X" without markup.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ _CANDIDATES = XPath(
 # Elements whose own text may open an unmarked byline ("Von Lisa Petrich", "By X | date")
 _TEXT_BYLINE_TAGS = ("p", "span", "small", "h4", "h5", "h6", "time", "address", "em", "div")
 _TEXT_BYLINE = re.compile(r"^\s*(?:by|von|par|por|door)\s+\w", re.I)
-# at most this many opening lines are read: the byline sits near the top
+# at most this many "By ..." lines that are no byline are read: the byline sits near the
+# top, and later ones are sentences
 _TEXT_BYLINE_TRIES = 5
 # a class word that names the byline itself, not a bio, photo or list about authors
 _BYLINE_WORD = re.compile(
@@ -217,11 +220,7 @@ def _in_skipped(node: HtmlElement) -> bool:
     for element in (node, *node.iterancestors()):
         if element.tag == "body":
             return False
-        if (
-            element.tag == "footer"
-            and element.getparent() is not None
-            and any(a.tag == "article" for a in element.iterancestors())
-        ):
+        if element.tag == "footer" and any(a.tag == "article" for a in element.iterancestors()):
             continue  # an article's own footer carries its byline
         words = f"{element.get('class') or ''} {element.get('id') or ''}".split()
         if element.tag in _SKIPPED_TAGS or any(_SKIPPED_WORD.match(w) for w in words):
