@@ -11,17 +11,22 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from citation import csl_item
 from storage import InvalidURL, NotFoundError, Store, StoreError
 from storage.fields import BIBLIO_FIELDS, camel_case
 from storage.health import FETCH_STATES
 from storage.ids import check_url
 from storage.urlsafety import UnsafeURL, check_url_safety
+from storage.views import citation_data
 
 from . import models, serialize
 from .deps import Settings, read_store, require_write, settings, take_refetch_slot
 from .errors import APIError
 from .models import error_responses
 from .openapi import json_body
+
+CSL_JSON = "application/vnd.citationstyles.csl+json"
+"""The media type of CSL-JSON (the Citation Style Language's data)."""
 
 router = APIRouter(prefix="/api")
 
@@ -154,6 +159,23 @@ def list_(
 )
 def get_resource(ref: str, store: ReadStore) -> dict:
     return serialize.resource_detail(store, _get(store, ref))
+
+
+@router.get(
+    "/resources/{ref}/csl",
+    summary="One resource as a CSL-JSON item (for Zotero, pandoc)",
+    response_class=JSONResponse,
+    responses={
+        200: {
+            "description": "A CSL-JSON array of one item",
+            "content": {CSL_JSON: {"schema": {"type": "array", "items": {"type": "object"}}}},
+        },
+        **error_responses(401, 404),
+    },
+)
+def get_resource_csl(ref: str, store: ReadStore) -> JSONResponse:
+    view, found = citation_data(store, _get(store, ref))
+    return JSONResponse([csl_item(view, found)], media_type=CSL_JSON)
 
 
 @router.get(

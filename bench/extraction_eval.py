@@ -27,7 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DEVSET = REPO.parent / "shared" / "devsets" / "trafilatura-eval.tar.gz"
 FIXTURES = REPO / "tests" / "pages" / "extraction"
 _SPACES = re.compile(r"\s+")
-META_FIELDS = ("title", "date", "author")
+META_FIELDS = ("title", "date", "author", "identifier")
+IDENTIFIERS = Path(__file__).resolve().parent / "identifiers.json"
+"""Identifiers judged by hand for the dev set; a page not listed states none of its own."""
+ID_FIELDS = ("doi", "arxiv_id", "isbn", "pmid")
 
 
 @dataclass
@@ -40,7 +43,8 @@ class Page:
     with_: list[str]
     without: list[str]
     meta: dict = field(default_factory=dict)
-    """Judged metadata where the set has it: title, date (YYYY-MM-DD), author ("A; B")."""
+    """Judged metadata where the set has it: title, date (YYYY-MM-DD), author ("A; B");
+    identifier (a dict of doi, arxiv_id, isbn, pmid) on every page."""
 
 
 @dataclass
@@ -92,6 +96,7 @@ def load_devset(path: Path = DEFAULT_DEVSET, names: Iterable[str] | None = None)
     Entries whose file is missing are skipped; ``names`` restricts to those file names.
     """
     wanted = set(names) if names is not None else None
+    judged_ids = json.loads(IDENTIFIERS.read_text(encoding="utf-8"))["pages"]
     files: dict[str, bytes] = {}
     judged: dict = {}
     # one sequential pass: random access into a .tar.gz re-inflates from the start each time
@@ -111,7 +116,8 @@ def load_devset(path: Path = DEFAULT_DEVSET, names: Iterable[str] | None = None)
             files[entry["file"]],
             entry["with"],
             entry["without"],
-            {k: entry[k] for k in META_FIELDS if entry.get(k)},
+            {k: entry[k] for k in META_FIELDS if entry.get(k)}
+            | {"identifier": judged_ids.get(url, {})},
         )
         for url, entry in sorted(judged.items())
         if entry["file"] in files
@@ -174,7 +180,12 @@ def _meta_citecache(content: bytes, url: str) -> dict:
     from extraction import extract
 
     result = extract(content, url)
-    return {"title": result.title, "date": result.published, "author": "; ".join(result.authors)}
+    return {
+        "title": result.title,
+        "date": result.published,
+        "author": "; ".join(result.authors),
+        "identifier": {k: getattr(result, k) for k in ID_FIELDS if getattr(result, k)},
+    }
 
 
 def _meta_trafilatura(content: bytes, url: str) -> dict:
@@ -182,8 +193,9 @@ def _meta_trafilatura(content: bytes, url: str) -> dict:
 
     doc = trafilatura.bare_extraction(content, url=url, with_metadata=True, include_comments=False)
     if doc is None:
-        return {}
-    return {"title": doc.title, "date": doc.date, "author": doc.author}
+        return {"identifier": {}}
+    # trafilatura extracts no identifiers: it scores on the pages that state none
+    return {"title": doc.title, "date": doc.date, "author": doc.author, "identifier": {}}
 
 
 META_CANDIDATES: dict[str, Callable[[bytes, str], dict]] = {
@@ -192,7 +204,9 @@ META_CANDIDATES: dict[str, Callable[[bytes, str], dict]] = {
 }
 
 
-def _norm(field_name: str, value: str | list[str] | None) -> object:
+def _norm(field_name: str, value: str | list[str] | dict | None) -> object:
+    if isinstance(value, dict):  # identifiers; DOIs compare case-insensitively
+        return frozenset((k, str(v).casefold()) for k, v in value.items() if v)
     if isinstance(value, list):  # a few judged entries list several authors
         value = "; ".join(value)
     value = _SPACES.sub(" ", value or "").strip().casefold()
@@ -206,14 +220,19 @@ def evaluate_metadata(
 ) -> dict[str, tuple[int, int]]:
     """Per field: (exact matches, judged pages) after case and whitespace normalization."""
     counts = {f: [0, 0] for f in META_FIELDS}
+    stated = [0, 0]
     for page in pages:
-        if not page.meta:
-            continue
         found = candidate(page.content, page.url)
         for name, expected in page.meta.items():
+            right = _norm(name, found.get(name)) == _norm(name, expected)
             counts[name][1] += 1
-            counts[name][0] += _norm(name, found.get(name)) == _norm(name, expected)
-    return {f: (c[0], c[1]) for f, c in counts.items()}
+            counts[name][0] += right
+            if name == "identifier" and expected:
+                stated[1] += 1
+                stated[0] += right
+    result = {f: (c[0], c[1]) for f, c in counts.items()}
+    result["identifier stated"] = (stated[0], stated[1])
+    return result
 
 
 def evaluate(candidate: Callable[[bytes, str], str], pages: list[Page]) -> Score:
@@ -306,11 +325,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'candidate':<22} " + " ".join(f"{f:>14}" for f in META_FIELDS))
             for name, func in META_CANDIDATES.items():
                 counts = evaluate_metadata(func, pages)
+                stated = counts.pop("identifier stated")
                 cells = " ".join(
                     f"{c[0] / c[1]:>6.3f} ({c[1]:>4})" if c[1] else f"{'-':>14}"
                     for c in counts.values()
                 )
-                print(f"{name:<22} {cells}")
+                print(f"{name:<22} {cells}   pages stating one: {stated[0]}/{stated[1]}")
     else:
         print(f"dev set not found: {args.devset}", file=sys.stderr)
     fixtures = load_fixtures()

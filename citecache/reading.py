@@ -6,16 +6,40 @@ import csv
 import json
 import shutil
 import sys
+import textwrap
+from collections.abc import Iterable, Iterator
 
 import click
 
-from storage import NotFoundError
+from citation import bibtex_entry, csl_item
+from storage import NotFoundError, Store
 from storage.fields import camel_keys
 from storage.health import FETCH_STATES
-from storage.views import render_card, resource_view
+from storage.views import citation_data, render_card, resource_view
 
 from .context import Context, db_option, dump_json, exclusive, pass_ctx
 from .warc import export_records, write_raw_body
+
+CITATION_FORMATS = ("csl-json", "bibtex")
+"""Citation formats of ``show --format`` and ``export --format``."""
+
+
+def citation_text(fmt: str, items: Iterable[dict]) -> Iterator[str]:
+    """CSL-JSON items as one CSL-JSON array, or as BibTeX entries, in pieces to write."""
+    if fmt == "bibtex":
+        for n, item in enumerate(items):
+            yield ("\n" if n else "") + bibtex_entry(item)
+        return
+    yield "["
+    for n, item in enumerate(items):
+        text = json.dumps(item, ensure_ascii=False, indent=2)
+        yield ("," if n else "") + "\n" + textwrap.indent(text, "  ")
+    yield "\n]\n"
+
+
+def _csl_items(store: Store, resources: Iterable[dict]) -> Iterator[dict]:
+    for resource in resources:
+        yield csl_item(*citation_data(store, resource))
 
 
 @click.command()
@@ -23,21 +47,29 @@ from .warc import export_records, write_raw_body
 @click.option("--json", "as_json", is_flag=True, help="The resource as JSON (camelCase).")
 @click.option("--card", is_flag=True, help="The text card.")
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(CITATION_FORMATS),
+    help="Citation data: a CSL-JSON array (Zotero, pandoc) or a BibTeX entry.",
+)
+@click.option(
     "--raw",
     is_flag=True,
     help="The current snapshot's response body from its WARC record (bytes; gzip undone).",
 )
 @db_option
 @pass_ctx
-def show(ctx: Context, ref: str, as_json: bool, card: bool, raw: bool) -> None:
+def show(ctx: Context, ref: str, as_json: bool, card: bool, raw: bool, fmt: str | None) -> None:
     """Show one resource by id, stable id (sid_...) or URL."""
-    exclusive({"--json": as_json, "--card": card, "--raw": raw})
+    exclusive({"--json": as_json, "--card": card, "--raw": raw, "--format": bool(fmt)})
     with ctx.reading_store() as store:
         try:
             resource = store.get(ref)
         except NotFoundError as exc:
             raise click.ClickException(str(exc)) from None
-        if as_json:
+        if fmt:
+            click.echo("".join(citation_text(fmt, _csl_items(store, [resource]))), nl=False)
+        elif as_json:
             dump_json(resource_view(store, resource, full_text=True))
         elif raw:
             write_raw_body(ctx, store, resource)
@@ -115,10 +147,13 @@ def list_(ctx: Context, status, type_, limit, as_json: bool, as_csv: bool) -> No
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "csv", "warc"]),
+    type=click.Choice(["jsonl", "csv", "warc", *CITATION_FORMATS]),
     default="jsonl",
     show_default=True,
-    help="warc: the WARC response records of the current snapshots, as one .warc.gz.",
+    help=(
+        "jsonl/csv: the resource records; csl-json/bibtex: citation data; "
+        "warc: the WARC response records of the current snapshots, as one .warc.gz."
+    ),
 )
 @click.option("--full-text", is_flag=True, help="Include the full text (jsonl only).")
 @click.option(
@@ -134,6 +169,10 @@ def export(ctx: Context, fmt: str, full_text: bool, output) -> None:
         if fmt == "warc":
             output.flush()
             return export_records(ctx, store, output.buffer)
+        if fmt in CITATION_FORMATS:
+            for piece in citation_text(fmt, _csl_items(store, store.iter_resources())):
+                output.write(piece)
+            return
         views = (resource_view(store, r, full_text=full_text) for r in store.iter_resources())
         if fmt == "jsonl":
             for view in views:

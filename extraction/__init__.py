@@ -13,7 +13,9 @@ crawler/extract_worker.py). ``extract`` never raises; what went wrong is in
 7. ``page_status``  ok, paywalled or blocked, judged on the content
 8. ``script_shell`` whether the page is a script-rendered shell that needs a browser
 
-``extracted`` holds the result type and fills it from the stages' findings.
+``extracted`` holds the result type and fills it from the stages' findings; ``authors``
+and ``identifiers`` are the metadata stage's rules for names and for DOI, arXiv id,
+ISBN and PubMed id.
 See docs/extraction.md for the measured quality and cost.
 """
 

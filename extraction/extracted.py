@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
-from extraction import metadata, rules
+from extraction import identifiers, metadata, rules
 from extraction.pdf import PdfContent
 from storage.ids import host_of
 
@@ -25,6 +25,8 @@ _TITLE_SEPARATORS = re.compile(r"\s+(?:[|\-–—·»«›‹]|//|::)\s+")
 # Headline candidates may also be cut at a spaced colon ("Headline : Site", French style).
 _HEADLINE_SEPARATORS = re.compile(r"\s+(?:[|\-–—·»«›‹:]|//|::)\s+")
 _H1 = XPath("(//h1)[1]")
+# about one page of text: where a PDF states its own DOI, arXiv id, ISBN or PMID
+PDF_FIRST_PAGE_CHARS = 5000
 
 
 @dataclass
@@ -55,7 +57,11 @@ class Extracted:
     doi: str | None = None
     """DOI without resolver prefix, e.g. "10.1000/xyz123"."""
     arxiv_id: str | None = None
-    """arXiv identifier, e.g. "2101.00001v2"."""
+    """arXiv identifier, e.g. "2101.00001v2" or "hep-th/9901001"."""
+    isbn: str | None = None
+    """ISBN-13, digits only (an ISBN-10 is converted)."""
+    pmid: str | None = None
+    """PubMed id, digits only."""
     abstract_url: str | None = None
     """For an arXiv PDF: its abstract page URL."""
     charset: str | None = None
@@ -98,6 +104,7 @@ def fill_metadata(
     result.language = meta.language
     result.canonical_url = meta.canonical_url if meta.canonical_url != url else None
     result.doi, result.arxiv_id = meta.doi, meta.arxiv_id
+    result.isbn, result.pmid = meta.isbn, meta.pmid
     if meta.type_hint and (rule is None or rule.markup_type_wins):
         result.page_type, sources["page_type"] = meta.type_hint, sources.get("type_hint", "markup")
     elif rule is not None:
@@ -128,15 +135,24 @@ def from_pdf(content: PdfContent, url: str | None) -> Extracted:
         sources["authors"] = "pdf-info"
     if content.published:
         sources["published"] = "pdf-info"
-    match = metadata.ARXIV_PATTERN.search(url or "")
-    if match:
-        arxiv_id = match.group(1).removesuffix(".pdf")
+    match = identifiers.ARXIV_IN_TEXT.search(url or "") if "arxiv.org" in (url or "") else None
+    arxiv_id = identifiers.normalize_arxiv(match.group(1)) if match else None
+    if arxiv_id:
         result.arxiv_id, sources["arxiv_id"] = arxiv_id, "url"
         result.abstract_url = f"https://arxiv.org/abs/{arxiv_id}"
         result.site_name, sources["site_name"] = "arXiv", "url"
-    doi = metadata.DOI_PATTERN.search(content.text[:5000])
-    if doi:
-        result.doi, sources["doi"] = doi.group(1), "pdf-text"
+    # the ids a paper states about itself are on its first page (later ones are references)
+    first_page = content.text[:PDF_FIRST_PAGE_CHARS]
+    for name, find in (
+        ("doi", identifiers.find_doi),
+        ("arxiv_id", identifiers.find_arxiv),
+        ("isbn", identifiers.find_isbn),
+        ("pmid", identifiers.find_pmid),
+    ):
+        value = None if getattr(result, name) else find(first_page)
+        if value:
+            setattr(result, name, value)
+            sources[name] = "pdf-text"
     sources["page_type"] = "url" if result.page_type == "paper" else "default"
     result.metadata_sources = sources
     return result

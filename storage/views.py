@@ -43,6 +43,7 @@ def resource_view(
     if resource["current_snapshot_id"]:
         snapshot = store.current_snapshot(resource["id"], with_text=full_text or preview)
     venue = store.venue_for(resource)
+    found = snapshot_metadata(snapshot)  # what extraction found, where registration is silent
     view = {
         "id": resource["id"],
         "stableId": "sid_" + resource["stable_id"],
@@ -50,8 +51,8 @@ def resource_view(
         "finalUrl": resource["final_url"],
         "title": resource["title"] or (snapshot["title"] if snapshot else None),
         "type": resource["type"],
-        "authors": _json_list(resource["authors"]),
-        "publishedDate": resource["published_date"] or _snapshot_date(snapshot),
+        "authors": _json_list(resource["authors"]) or found.get("authors") or [],
+        "publishedDate": resource["published_date"] or found.get("published"),
         "publication": (
             {
                 "id": venue["id"],
@@ -122,10 +123,27 @@ def provenance(snapshot: dict | None) -> dict | None:
     return {"source": "live", "label": "live copy", "archivedAt": None, "archiveUrl": None}
 
 
-def _snapshot_date(snapshot: dict | None) -> str | None:
+def snapshot_metadata(snapshot: dict | None) -> dict:
+    """What extraction found on a snapshot (``extraction.Extracted`` fields but the text)."""
     if not snapshot or not snapshot.get("metadata"):
-        return None
-    return (json.loads(snapshot["metadata"]) or {}).get("published")
+        return {}
+    return json.loads(snapshot["metadata"]) or {}
+
+
+def citation_data(store: Store, resource: dict) -> tuple[dict, dict]:
+    """The resource's view and its current snapshot's metadata, for citation formats."""
+    view = resource_view(store, resource, preview=False)
+    snapshot = None
+    if resource["current_snapshot_id"]:
+        snapshot = store.current_snapshot(resource["id"], with_text=False)
+    return view, snapshot_metadata(snapshot)
+
+
+def author_line(authors: list[str]) -> str:
+    """ "A", "A and B", "A, B and C"; past three names "A et al."."""
+    if len(authors) > 3:
+        return f"{authors[0]} et al."
+    return " and ".join([", ".join(authors[:-1]), authors[-1]] if len(authors) > 1 else authors)
 
 
 def _page_label(citation: dict) -> str:
@@ -136,7 +154,7 @@ def _page_label(citation: dict) -> str:
 
 
 def render_card(store: Store, resource: dict, width: int = 80) -> str:
-    """The text card: title and type, year/venue/URL, credibility, cited by, preview, ids.
+    """The text card: title and type, year/authors/venue/URL, credibility, cited by, preview, ids.
 
     Wrapped to ``width`` columns (a URL or word longer than that is not broken).
     """
@@ -147,13 +165,15 @@ def render_card(store: Store, resource: dict, width: int = 80) -> str:
     head = []
     if view["publishedDate"]:
         head.append(view["publishedDate"][:4])
+    if view["authors"]:
+        head.append(author_line(view["authors"]))
     if view["publication"]:
         head.append(
             view["publication"]["name"]
             + (" (peer reviewed)" if view["publication"]["peerReviewed"] else "")
         )
     head.append(short_url(view["url"]))
-    lines.append(" · ".join(head))
+    lines += _wrap_text(" · ".join(head), width)
     cred = view["credibility"]
     if cred:
         indent = " " * 25

@@ -1,0 +1,291 @@
+"""Authors: a page's byline, and author strings cleaned into a list of names.
+
+``clean_authors(values, site_name)`` turns what tags and bylines state ("By Kim Lee and
+Sam Ng", "Rob Picheta, CNN", "jo@example.org", "Staff") into names, in order: bylines
+split into people, site names, placeholders, e-mail addresses and URLs dropped, an
+affiliation after a name dropped. An organisation ("Institute for Fiscal Studies") is
+kept whole (``citation/names.py`` tells them apart, for CSL-JSON too).
+``byline_authors(tree, site_name)`` reads the page's own byline markup and
+``text_byline_authors`` a one-line "By X" without markup.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+from citation.names import is_organisation
+
+# Elements that name the author: rel/itemprop author, /author/ links, and class or id
+# words with "author" or "byline" (BEM too: "post__author", "c-page-intro__author").
+_CANDIDATES = XPath(
+    "//*[@rel='author' or @itemprop='author' or contains(@href, '/author/')"
+    " or contains(@class, 'author') or contains(@class, 'Author')"
+    " or contains(@class, 'byline') or contains(@class, 'Byline')"
+    " or contains(@class, 'autor') or contains(@class, 'auteur') or self::byline"
+    " or contains(@id, 'author') or contains(@class, 'vcard')]"
+)
+# Elements whose own text may open an unmarked byline ("Von Lisa Petrich", "By X | date")
+_TEXT_BYLINE_TAGS = ("p", "span", "small", "h4", "h5", "h6", "time", "address", "em", "div")
+_TEXT_BYLINE = re.compile(r"^\s*(?:by|von|par|por|door)\s+\w", re.I)
+# at most this many "By ..." lines that are no byline are read: the byline sits near the
+# top, and later ones are sentences
+_TEXT_BYLINE_TRIES = 5
+# a class word that names the byline itself, not a bio, photo or list about authors
+_BYLINE_WORD = re.compile(
+    r"^(?:[\w-]*?(?:__|-|_))?(?:author|byline|authors|autor|auteurs?|autoren|vcard)"
+    r"(?:(?:__|-|_)(?:name|link|info|txt|text|meta|wrapper|inner|first|box|block))*$|"
+    r"^(?:author|byline)\w*$|authorName|AuthorName|dates_auteurs",
+    re.I,
+)
+_NOT_BYLINE_WORD = re.compile(
+    r"comment|bio|avatar|image|img|photo|picture|description|about|social|follow|more|"
+    r"related|widget|box-title|recent|popular|copyright",
+    re.I,
+)
+# containers whose bylines are not the article's: comments, sidebars, menus, footers
+# (a class that starts with the word: "content-sidebar-wrap" holds the article; "sidebar"
+# and "widget" are not skipped: Blogger and some themes wrap the article in them)
+_SKIPPED_TAGS = frozenset({"nav", "aside", "form", "footer", "input", "textarea"})
+_SKIPPED_WORD = re.compile(
+    r"^(?:comments?|commentlist|menu|nav|footer|copyright|related)(?:[-_]|$)",
+    re.I,
+)
+# lowercase words inside a name: particles ("Ursula von der Leyen")
+_PARTICLES = frozenset(
+    [
+        "von",
+        "van",
+        "der",
+        "den",
+        "de",
+        "del",
+        "della",
+        "di",
+        "da",
+        "du",
+        "le",
+        "la",
+        "los",
+        "las",
+        "y",
+        "zu",
+        "bin",
+        "ibn",
+        "al",
+        "el",
+        "dos",
+        "das",
+    ]
+)
+# words before a name: "By", "Von", "Posted by", "Text:", "Veröffentlicht von", ...
+_LEAD = re.compile(
+    r"^(?:(?:(?:post\s+)?author|autor(?:in)?|auteur|written|posted|published|veröffentlicht|"
+    r"verfasst|erstellt|geschrieben|eingestellt|publiziert|publié|publicado|escrito|text|texte|"
+    r"interview|redaktion|story|reporting|ein\s+artikel|artikel|beitrag|blog\s+beitrag|"
+    r"alle\s+(?:artikel|beiträge)|zeige\s+alle\s+beiträge|mehr|more\s+from|rezept|recipe)"
+    r"(?:\s+(?:by|von|vom|par|por|de))?|by|von|vom|par|por|di|door)\s*:?\s+",
+    re.I,
+)
+_BY = re.compile(r"^(?:by|von|vom|par|por|di|door)\s+", re.I)
+# where a byline's name ends: a date, a time, a separator, "on"/"am"/"le" + date
+_NAME_END = re.compile(
+    r"\s*(?:[|•·—–]|\s-\s|\d|\s(?:on|am|at|um|the|[Hh]ace)(?:\s|$)|\bsays\b|\bsagt\b|"
+    r"\bsaid\b|\(|@|\s/\s)"
+)
+# a weekday left between a byline's name and its date ("Von Tomas Spahn Fr, 18. Oktober")
+_TRAILING_WEEKDAY = re.compile(
+    r"\s+(?:mo|di|mi|do|fr|sa|so|mon|tue|wed|thu|fri|sat|sun|montag|dienstag|mittwoch|"
+    r"donnerstag|freitag|samstag|sonntag|monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday|stand|vor|posted|veröffentlicht),?$",
+    re.I,
+)
+_SPLIT = re.compile(r"\s*(?:;|&|\s(?:and|und|y|et|e|i|og|en|och)\s)\s*", re.I)
+# author "names" that are no person: placeholders and site roles
+_PLACEHOLDERS = re.compile(
+    r"^(?:admin|administrator|wordpressadmin|webmaster|staff|staff writer|guest|gast|"
+    r"anonymous|anonym|unknown|by|von|par|see all|alle artikel|on|am|at|le|el|hace|the|"
+    r"about|stand|montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|januar|"
+    r"februar|märz|april|mai|juni|juli|august|september|oktober|november|dezember|"
+    r"no author|none|name|follow|datum|date|user|author|autor|posted|undefined|null|"
+    r"gesponserte inhalte|sponsored|advertorial|mehr|more)$",
+    re.I,
+)
+# academic degrees and job words that follow a name after a comma
+_DEGREE = re.compile(r"^(?:ph\.?\s?d\.?|m\.?d\.?|msc|m\.?sc\.?|ma|mba|rd|rn|dr|prof|jr|sr)$", re.I)
+
+
+def clean_authors(values: list[str], site_name: str | None = None, split: bool = True) -> list[str]:
+    """Names from author strings, in order, without duplicates or non-person noise.
+
+    ``split=False`` for sources that give one person per value (``citation_author``,
+    JSON-LD Person): "Anderson, Michael L." stays one name.
+    """
+    names: list[str] = []
+    for value in values:
+        for name in _split(value) if split else _clean_one(value):
+            if name.casefold() not in (n.casefold() for n in names):
+                names.append(name)
+    return [n for n in names if not _site_like(n, site_name)]
+
+
+def _split(value: str) -> list[str]:
+    value = _tidy(value)
+    if "@" in value and " " not in value.strip():
+        return []  # an e-mail address or a handle alone
+    value = re.sub(r"\s+-\s+https?://\S+$|\s+@\w+$|\s+https?://\S+$", "", value)
+    if is_organisation(value):
+        return [value] if _plausible(value, organisation=True) else []
+    parts: list[str] = []
+    for part in _SPLIT.split(value):
+        # "Given Family, Given Family" lists people; "Family, Given" is one person
+        parts += part.split(",") if " " in part.split(",")[0].strip() else [part]
+    # a full stop ends a byline, not a name's initial ("Joe S.")
+    parts = [re.sub(r"(?<=\b[^\W\d_]{2})\.$|(?<=\w{3})\.$", "", p.strip(" ,;")) for p in parts]
+    kept: list[str] = []
+    for part in parts:
+        if not part or _DEGREE.match(part):
+            continue
+        if kept and (part.isupper() or part.islower()) and len(part) <= 5 and " " not in part:
+            continue  # "Rob Picheta, CNN", "David Hutzler, dpa": an outlet after a name
+        if _plausible(part):
+            kept.append(part)
+    return kept
+
+
+def _tidy(value: str) -> str:
+    """Spaces squeezed, a leading "By"/"Von" and a trailing "(www.site.com)" dropped."""
+    value = _BY.sub("", " ".join(unescape(value).split()).strip(" ,;|·-–~"))
+    return re.sub(r"\s*\([^)]*\)$", "", value)
+
+
+def _clean_one(value: str) -> list[str]:
+    value = _tidy(value)
+    value = re.sub(r",\s*(?:ph\.?\s?d\.?|m\.?d\.?|msc|mba)$", "", value, flags=re.I)
+    return [value] if _plausible(value, organisation=is_organisation(value)) else []
+
+
+def _plausible(name: str, organisation: bool = False) -> bool:
+    """A name: not a placeholder, address, URL or sentence."""
+    lowered = name.casefold()
+    return (
+        1 < len(name) <= (120 if organisation else 60)
+        and not _PLACEHOLDERS.match(name)
+        and "http" not in lowered
+        and "@" not in name
+        and not re.fullmatch(r"[\w.-]+\.[a-z]{2,}(/\S*)?", lowered)
+        and (organisation or _name_shaped(name))
+    )
+
+
+def _name_shaped(name: str) -> bool:
+    """A user name ("jancak") or words that are capitalized or particles, no sentence."""
+    words = name.split()
+    lowercase = [w for w in words[1:] if w[0].islower() and w not in _PARTICLES]
+    return (
+        len(words) <= 5
+        and not re.search(r"[!?:]", name)
+        and (len(words) == 1 or (words[0][0].isupper() and len(lowercase) <= 1))
+    )
+
+
+def _site_like(author: str, site_name: str | None) -> bool:
+    """An "author" that is really the site: its name or a domain."""
+    lowered = author.casefold()
+    return bool(
+        (site_name and lowered == site_name.casefold())
+        or re.fullmatch(r"[\w.-]+\.[a-z]{2,}", lowered)
+    )
+
+
+def byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
+    """The names of the page's first usable byline (outside comments, menus, sidebars)."""
+    for node in _CANDIDATES(tree):
+        if not _names_author(node) or _in_skipped(node):
+            continue
+        text = " ".join(" ".join(node.itertext()).split())
+        if not text or len(text) > 200:
+            continue
+        # a byline naming the site is a personal site's owner ("Helge Fahrnberger")
+        names = clean_authors([_byline_names(text)], _unless_person(site_name))
+        if names:
+            return names
+    return []
+
+
+def _in_skipped(node: HtmlElement) -> bool:
+    for element in (node, *node.iterancestors()):
+        if element.tag == "body":
+            return False
+        if element.tag == "footer" and any(a.tag == "article" for a in element.iterancestors()):
+            continue  # an article's own footer carries its byline
+        words = f"{element.get('class') or ''} {element.get('id') or ''}".split()
+        if element.tag in _SKIPPED_TAGS or any(_SKIPPED_WORD.match(w) for w in words):
+            return True
+    return False
+
+
+def _unless_person(site_name: str | None) -> str | None:
+    """The site name, unless it reads as a person's name of two words or more."""
+    if not site_name or is_organisation(site_name) or len(site_name.split()) < 2:
+        return site_name
+    return None if _name_shaped(site_name) and site_name.istitle() else site_name
+
+
+def text_byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
+    """Names from a short line that opens with "By"/"Von"/"Par" and no author markup.
+
+    Stricter than marked bylines: every word of a name capitalized (or a particle), so
+    that a sentence opening with "Von Anfang an" is no author.
+    """
+    tries = 0
+    for node in tree.iter(_TEXT_BYLINE_TAGS):
+        if not node.text or not _TEXT_BYLINE.match(node.text):
+            continue
+        text = " ".join(" ".join(node.itertext()).split())
+        if len(text) > 120 or _in_skipped(node):
+            continue
+        line = _byline_names(text)
+        names = clean_authors([line], _unless_person(site_name))
+        if names and _capitalized(line):
+            return names
+        tries += 1
+        if tries >= _TEXT_BYLINE_TRIES:
+            break
+    return []
+
+
+_CONNECTORS = frozenset({"and", "und", "y", "et", "e", "i", "og", "en", "och"})
+
+
+def _capitalized(line: str) -> bool:
+    """Every word of the line a capitalized name part, a particle or "and"."""
+    words = [w for w in re.split(r"[\s,;&]+", line) if w]
+    return bool(words) and all(
+        w[0].isupper() or w in _PARTICLES or w.lower() in _CONNECTORS for w in words
+    )
+
+
+def _names_author(node: HtmlElement) -> bool:
+    if node.tag == "byline":
+        return True
+    if node.get("rel") == "author" or node.get("itemprop") == "author":
+        return True
+    if "/author/" in (node.get("href") or ""):
+        return True
+    words = f"{node.get('class') or ''} {node.get('id') or ''}".split()
+    return any(_BYLINE_WORD.search(w) for w in words) and not any(
+        _NOT_BYLINE_WORD.search(w) for w in words
+    )
+
+
+def _byline_names(text: str) -> str:
+    """ "Von Tomas Spahn Fr, 18. Oktober 2019" -> "Tomas Spahn"."""
+    text = _LEAD.sub("", text, count=1)
+    # a label before the lead word: "Disko Von Ernst Lohoff", "Interview: By Kim Lee"
+    text = re.sub(r"^(?:\S+\s+){1,2}?(?:By|BY|Von|VON|Par|PAR|Por|POR)\s+", "", text, count=1)
+    text = _NAME_END.split(text, maxsplit=1)[0]
+    return _TRAILING_WEEKDAY.sub("", text.rstrip(":, "))

@@ -1,0 +1,249 @@
+"""Date and author rules on small pages written for each case."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from extraction import extract
+from extraction.authors import clean_authors
+from extraction.metadata import iso_date
+
+BODY = "<p>" + "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 30 + "</p>"
+URL = "https://example.org/post"
+
+
+def page(head: str = "", top: str = "", site: str = "") -> str:
+    og_site = f'<meta property="og:site_name" content="{site}">' if site else ""
+    return (
+        f"<html><head><title>A post</title>{og_site}{head}</head><body>"
+        f"<article><h1>A post</h1>{top}{BODY}</article></body></html>"
+    )
+
+
+def meta_author(value: str) -> str:
+    return f'<meta name="author" content="{value}">'
+
+
+# --- dates
+
+
+def test_publication_date_wins_over_modification_date():
+    head = (
+        '<meta property="article:modified_time" content="2021-06-01T10:00:00Z">'
+        '<meta property="article:published_time" content="2019-02-03T10:00:00Z">'
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "A post",'
+        ' "dateModified": "2021-06-01", "datePublished": "2019-02-03"}</script>'
+    )
+    result = extract(page(head), URL)
+    assert result.published == "2019-02-03"
+
+
+def test_a_date_that_does_not_parse_leaves_room_for_the_next_source():
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "A post",'
+        ' "datePublished": "Wed May 04 2022 00:53:29 GMT+0000"}</script>'
+        '<meta property="article:published_time" content="2022-05-03T21:53:29-03:00">'
+    )
+    result = extract(page(head), URL)
+    assert (result.published, result.metadata_sources["published"]) == ("2022-05-03", "opengraph")
+
+
+@pytest.mark.parametrize("stated", ["2099-01-01", "1985-06-30", "0001-01-01"])
+def test_future_and_pre_web_dates_are_unknown(stated):
+    head = f'<meta property="article:published_time" content="{stated}">'
+    result = extract(page(head), URL)
+    assert result.published is None
+    assert "published" not in result.metadata_sources
+
+
+def test_plausible_date_bounds():
+    today = date(2026, 11, 27)
+    assert iso_date("2026-11-28T01:00:00+09:00", today) == "2026-11-28"  # a zone ahead
+    assert iso_date("2026-11-29", today) is None
+    assert iso_date("1990-01-01", today) == "1990-01-01"
+    assert iso_date("1989-12-31", today) is None
+    assert iso_date("2021-02-30", today) is None
+
+
+def test_a_date_only_in_the_text_comes_from_the_extensive_search():
+    result = extract(page(top="<p>Published on March 12, 2019 by the team.</p>"), URL)
+    assert result.published == "2019-03-12"
+    assert result.metadata_sources["published"] == "htmldate-extensive"
+
+
+def test_a_tag_date_that_the_page_contradicts_is_settled_by_the_extensive_search():
+    head = '<meta name="date" content="2019-02-03">'
+    agreed = extract(page(head), URL)
+    assert (agreed.published, agreed.metadata_sources["published"]) == ("2019-02-03", "meta")
+    contradicted = extract(page(head), "https://example.org/2020/05/06/post")
+    assert contradicted.published == "2020-05-06"
+    assert contradicted.metadata_sources["published"] == "htmldate-extensive"
+
+
+# --- authors
+
+
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        ('<p class="byline">By <a rel="author" href="/author/kim">Kim Lee</a></p>', ["Kim Lee"]),
+        ('<div class="post-meta-author">Von Anna Schmidt | 3. März 2020</div>', ["Anna Schmidt"]),
+        (
+            '<span class="author vcard"><a class="url fn n" href="/u/1">Loïc Le Clerc</a></span>',
+            ["Loïc Le Clerc"],
+        ),
+        ('<div class="c-article__authors">Text: Ursula Eggers</div>', ["Ursula Eggers"]),
+        ('<p class="entry-author">Posted by Joe S. on 4 May 2021</p>', ["Joe S."]),
+        (
+            '<div class="content__author">von Lars Fischer und Alina Schadwinkel</div>',
+            ["Lars Fischer", "Alina Schadwinkel"],
+        ),
+        (
+            '<div class="byline">By Kim Lee, Sam Ng &amp; Jo Park</div>',
+            ["Kim Lee", "Sam Ng", "Jo Park"],
+        ),
+        ('<div class="author">Von Tomas Spahn Fr, 18. Oktober 2019</div>', ["Tomas Spahn"]),
+    ],
+)
+def test_byline_forms(top, expected):
+    result = extract(page(top=top), URL)
+    assert result.authors == expected
+    assert result.metadata_sources["authors"] == "byline"
+
+
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        ("<p>Von Lisa Petrich</p>", ["Lisa Petrich"]),
+        ("<h4>By Giovanni Gaggero | 12/10/2020</h4>", ["Giovanni Gaggero"]),
+        ("<p>By U.S. Customs and Border Protection</p>", ["U.S. Customs and Border Protection"]),
+        ('<div class="autor-wrapper">Disko Von Ernst Lohoff</div>', ["Ernst Lohoff"]),
+        ("<byline>Von David Hutzler, dpa</byline>", ["David Hutzler"]),
+        ("<p>Von den umliegenden Höfen kaufte er Speck, Hartbrot und Kartoffeln.</p>", []),
+        ("<p>By the way, nobody signed this.</p>", []),
+    ],
+)
+def test_unmarked_bylines_need_a_line_of_names(top, expected):
+    assert extract(page(top=top), URL).authors == expected
+
+
+def test_bylines_in_comments_menus_and_bios_are_not_the_authors():
+    top = (
+        '<nav class="menu"><a href="/author/editor">Ed Itor</a></nav>'
+        '<div class="author-bio">Kim Lee writes about the web since 2001.</div>'
+        '<ol class="comment-list"><li><span class="comment-author">Troll Person</span></li></ol>'
+    )
+    assert extract(page(top=top), URL).authors == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Kim Lee and Sam Ng", ["Kim Lee", "Sam Ng"]),
+        ("Kim Lee, Sam Ng", ["Kim Lee", "Sam Ng"]),
+        ("Rob Picheta, CNN", ["Rob Picheta"]),  # an outlet after the name
+        ("admin", []),
+        ("Staff", []),
+        ("jo@example.org", []),
+        ("Frank Bueltge - http://bueltge.de", ["Frank Bueltge"]),
+        ("facebook.com/evgenia.karp", []),
+        ("Institute for Fiscal Studies", ["Institute for Fiscal Studies"]),  # not split
+        ("Bundesamt für Umwelt und Energie", ["Bundesamt für Umwelt und Energie"]),
+    ],
+)
+def test_meta_author_values(value, expected):
+    result = extract(page(meta_author(value)), URL)
+    assert result.authors == expected
+
+
+def test_site_name_is_not_an_author():
+    result = extract(page(meta_author("Example News"), site="Example News"), URL)
+    assert result.authors == []
+    byline = '<span class="byline">By Kim Lee</span>'
+    result = extract(page(meta_author("Example News"), byline, site="Example News"), URL)
+    assert result.authors == ["Kim Lee"]
+
+
+def test_a_personal_site_byline_names_its_owner():
+    byline = '<li class="post-author meta-wrapper">Post author By Helge Fahrnberger</li>'
+    result = extract(page(top=byline, site="Helge Fahrnberger"), URL)
+    assert result.authors == ["Helge Fahrnberger"]
+
+
+@pytest.mark.parametrize("stray", ["Dezember", "Stand", "About", "Donnerstag"])
+def test_a_date_or_label_word_in_a_byline_is_no_author(stray):
+    assert extract(page(top=f'<span class="byline">{stray}</span>'), URL).authors == []
+
+
+def test_html_entities_and_a_site_in_brackets_are_cleaned():
+    assert extract(page(meta_author("Deutsche Welle (www.dw.com)")), URL).authors == [
+        "Deutsche Welle"
+    ]
+    head = (
+        '<script type="application/ld+json">{"@type": "Article", "headline": "A post",'
+        ' "author": {"@type": "Person", "name": "Redacci&oacute;n Central"}}</script>'
+    )
+    assert extract(page(head), URL).authors == ["Redacción Central"]
+
+
+def test_one_person_per_value_sources_keep_family_given_order():
+    head = (
+        '<meta name="citation_title" content="A post">'
+        '<meta name="citation_author" content="Anderson, Michael L.">'
+        '<meta name="citation_author" content="Dobkin, Carlos">'
+    )
+    result = extract(page(head), URL)
+    assert result.authors == ["Anderson, Michael L.", "Dobkin, Carlos"]
+    assert result.metadata_sources["authors"] == "citation"
+
+
+def test_jsonld_degree_suffix_dropped_and_order_kept():
+    head = (
+        '<script type="application/ld+json">{"@type": "Article", "headline": "A post",'
+        ' "author": [{"@type": "Person", "name": "Grant Tinsley, PhD"},'
+        ' {"@type": "Person", "name": "Amy Ng"}]}</script>'
+    )
+    assert extract(page(head), URL).authors == ["Grant Tinsley", "Amy Ng"]
+
+
+def test_clean_authors_dedupes_case_insensitively():
+    assert clean_authors(["Kim Lee", "KIM LEE", "Sam Ng"]) == ["Kim Lee", "Sam Ng"]
+
+
+# --- identifiers on pages
+
+
+def test_page_identifiers_from_tags_jsonld_and_head_links():
+    head = (
+        '<meta name="citation_title" content="A post">'
+        '<meta name="citation_doi" content="doi:10.5555/ABC.123">'
+        '<meta name="citation_pmid" content="31452104">'
+        '<meta name="citation_isbn" content="0-306-40615-2">'
+        '<meta name="citation_arxiv_id" content="hep-th/9901001">'
+    )
+    result = extract(page(head), URL)
+    assert (result.doi, result.pmid, result.isbn, result.arxiv_id) == (
+        "10.5555/ABC.123",
+        "31452104",
+        "9780306406157",
+        "hep-th/9901001",
+    )
+    jsonld = (
+        '<script type="application/ld+json">{"@type": "ScholarlyArticle", "headline": "A post",'
+        ' "identifier": {"@type": "PropertyValue", "propertyID": "DOI", "value": "10.1000/j1"},'
+        ' "sameAs": "https://pubmed.ncbi.nlm.nih.gov/123456/"}</script>'
+    )
+    result = extract(page(jsonld), URL)
+    assert (result.doi, result.pmid) == ("10.1000/j1", "123456")
+    assert result.metadata_sources["doi"] == "json-ld"
+
+
+def test_invalid_identifiers_and_cited_works_are_ignored():
+    head = (
+        '<meta name="citation_doi" content="10.12/abc"><meta name="citation_isbn" content="1234">'
+    )
+    top = '<p>See <a href="https://doi.org/10.1000/other">another paper</a>.</p>'
+    result = extract(page(head, top), URL)
+    assert (result.doi, result.isbn) == (None, None)
