@@ -16,8 +16,11 @@ from storage import Store
 from . import display, errors, routes_api, routes_pages
 from . import worker as worker_module
 from .accesslog import AccessLog
+from .bodyguard import BodyGuard
 from .deps import Settings
+from .head import HeadAsGet
 from .ratelimit import TokenBucket
+from .security_headers import SecurityHeaders
 from .worker import RefetchWorker
 
 HERE = Path(__file__).resolve().parent
@@ -99,6 +102,11 @@ def create_app(
     app.include_router(routes_api.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # The last added runs first: HEAD becomes GET before anything else sees it; a body
+    # is bounded before a route reads it.
+    app.add_middleware(BodyGuard)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     if access_log:
         app.add_middleware(AccessLog)
     return app

@@ -89,13 +89,19 @@ def check_read(request: Request) -> None:
         raise APIError(401, "unauthorized", "a valid bearer token is required", _CHALLENGE)
 
 
-def require_write(request: Request, given: str | None = None) -> str:
-    """The caller's token if it may write; raises 401/403 otherwise."""
+def check_writes_enabled(request: Request) -> Settings:
+    """The settings, unless the server takes no writes (403)."""
     conf = settings(request)
     if not conf.api_token:
         raise APIError(
             403, "writes_disabled", "writes are disabled: the server has no CITECACHE_API_TOKEN"
         )
+    return conf
+
+
+def require_write(request: Request, given: str | None = None) -> str:
+    """The caller's token if it may write; raises 401/403 otherwise."""
+    conf = check_writes_enabled(request)
     given = given if given is not None else presented_token(request)
     if not given:
         raise APIError(401, "unauthorized", "writes need a bearer token", _CHALLENGE)
