@@ -206,6 +206,10 @@ def looks_not_found(title: str | None, text: str) -> bool:
     return bool(_NOT_FOUND.search(title or "") or _NOT_FOUND.search(text[:300]))
 
 
+NOT_STORED = frozenset({"store_error", "stale_lease"})
+"""Statuses of results that were not written (see Store.record_results)."""
+
+
 class StorePipeline:
     """Collects results and writes them in batches, off the reactor, one batch per transaction.
 
@@ -296,7 +300,8 @@ class StorePipeline:
                 except Exception:
                     logger.exception("could not store the result for %s", result.url)
                     statuses.append("store_error")
-        self.stats.inc_value("citecache/stored", len(batch))
+        # What was lost (or refused) is counted apart, never as stored.
+        self.stats.inc_value("citecache/stored", sum(s not in NOT_STORED for s in statuses))
         return statuses
 
     async def close_spider(self):
