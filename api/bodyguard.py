@@ -10,6 +10,7 @@ itself, which the route checks once the bounded body is read).
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.routing import Match
 
 from . import csrf
 from .deps import check_writes_enabled, require_write
@@ -26,7 +27,7 @@ class BodyGuard:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+        if not _takes_a_body(scope):  # no route for it: 404 or 405, the body unread
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -57,6 +58,13 @@ class BodyGuard:
             if not message.get("more_body"):
                 break
         return b"".join(chunks)
+
+
+def _takes_a_body(scope) -> bool:
+    if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+        return False
+    routes = scope["app"].router.routes
+    return any(route.matches(scope)[0] == Match.FULL for route in routes)
 
 
 def check_may_write(request: Request) -> None:
