@@ -31,6 +31,8 @@ class Settings:
     worker: RefetchWorker | None = None
     csrf_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     """Signs the HTML forms' CSRF tokens (api/csrf.py); new in every process."""
+    write_busy_timeout_ms: int = 30_000
+    """How long a write waits for another writer (a crawl) before it answers 503."""
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     _write_store: Store | None = None
 
@@ -39,7 +41,7 @@ class Settings:
         """The one write connection, one writer at a time (datasette's pattern)."""
         with self._write_lock:
             if self._write_store is None:
-                self._write_store = Store(self.db_path)
+                self._write_store = Store(self.db_path, busy_timeout_ms=self.write_busy_timeout_ms)
             yield self._write_store
 
     def close(self) -> None:

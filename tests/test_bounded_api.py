@@ -4,6 +4,8 @@ pages carry a Content-Security-Policy."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import httpx
 import pytest
 
@@ -129,3 +131,25 @@ def test_an_oversized_form_is_refused_without_reading_it(app):
     )
     assert response.status_code == 413
     assert read <= MAX_BODY_BYTES + 2 * CHUNK
+
+
+def test_a_write_meeting_a_busy_database_is_a_503_to_retry_not_a_500(app, db_path):
+    # issue 14: under a crawl's writes, POST /api/resources answered 500 "database is
+    # locked". Another writer now holds the database past the write's wait.
+    app.state.settings.write_busy_timeout_ms = 100
+    holder = sqlite3.connect(db_path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        busy = Client(app).post(
+            "/api/resources", json={"url": "https://b.example.com/"}, headers=auth()
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert busy.status_code == 503, busy.text
+    assert busy.json()["error"] == "busy"
+    assert busy.headers["retry-after"] == "5"
+    again = Client(app).post(
+        "/api/resources", json={"url": "https://b.example.com/"}, headers=auth()
+    )
+    assert again.status_code == 201
