@@ -139,7 +139,7 @@ class Registry(StoreBase):
             existing = self._resource(id) if id else None
             if existing and not self._names(existing, url):
                 # An id is the hash of a URL: a record that gives another URL is a
-                # mistake (or a forgery), not an edit; update_url moves a resource.
+                # mistake (or a forgery), not an edit (Store.update_url moves one).
                 raise StoreError(f"id {id} names {existing['url']}, not {url}")
             existing = existing or self.find_by_url(url)
             if existing is None and stable_id:

@@ -232,3 +232,64 @@ def test_a_killed_crawl_leaves_no_extraction_process_behind(mockserver, db_path,
         for pid in session_processes(session):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+# -- the service's re-fetch runs past their limit (api/worker.py) ----------------------
+
+# A python that starts a process in a session of its own holding the run's pipes (as
+# the orphaned extraction processes of issue 14 did, 16 min 42 s), and gives the
+# crawl three extraction processes: each slow page has one, the normal page another.
+ESCAPING_PYTHON = """#!/bin/sh
+setsid sleep 300 &
+echo $! > {pidfile}
+exec {python} "$@" -s CITECACHE_EXTRACT_WORKERS=3
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; setsid")
+def test_a_oneshot_run_over_its_limit_is_killed_whole_and_fails_only_its_unfinished_requests(
+    mockserver, db_path, tmp_path
+):
+    from api.worker import RefetchWorker
+
+    pidfile = tmp_path / "escaped.pid"
+    python = tmp_path / "python"
+    python.write_text(ESCAPING_PYTHON.format(pidfile=pidfile, python=sys.executable))
+    python.chmod(0o755)
+    slow = [mockserver.url(f"/pathological/table?mb=12&run=limit{n}") for n in range(2)]
+    normal, later = mockserver.url("/article/first"), mockserver.url("/article/second")
+    with Store(db_path) as store:
+        ids = [store.register(url).resource["id"] for url in [*slow, normal, later]]
+        requests = [store.request_refetch(i, by="test") for i in ids[:3]]
+    worker = RefetchWorker(
+        db_path, allow_private=True, mode="oneshot", run_timeout=25, poll_seconds=0.5
+    )
+    worker.python = str(python)
+    sessions: list[int] = []
+
+    def status(request_id: int) -> str:
+        with Store(db_path, readonly=True) as store:
+            return store.request(request_id)["status"]
+
+    worker.start()
+    try:
+        assert wait_for(lambda: worker.status()["running"], 30)
+        sessions.append(worker.pid)
+        assert wait_for(lambda: status(requests[0]) == "failed", 90), worker.status()
+        # the run's whole group is gone, its pipes left to the escaped process
+        assert wait_for(lambda: not session_processes(sessions[0]), 10)
+        assert worker.status()["lastError"] == "run killed after 25 s"
+        with Store(db_path, readonly=True) as store:
+            done = {r: store.request(r) for r in requests}
+        assert [done[r]["status"] for r in requests] == ["failed", "failed", "done"]
+        assert done[requests[0]]["outcome"] == "error: run killed after 25 s"
+        # not wedged: the next request is served by the next run
+        with Store(db_path) as store:
+            next_request = store.request_refetch(ids[3], by="test")
+        assert wait_for(lambda: status(next_request) == "done", 60), worker.status()
+    finally:
+        worker.stop()
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
