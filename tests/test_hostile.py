@@ -75,6 +75,25 @@ def test_a_page_over_the_memory_limit_is_recorded_and_its_process_replaced(mocks
     assert summary["stored"] == 4
 
 
+@pytest.mark.slow
+def test_a_stored_url_over_scrapys_length_limit_is_recorded_as_failed(mockserver, db_path):
+    # Registration refuses them now; one stored before was dropped by Scrapy without a
+    # fetch-log row, pending for ever and filling every `crawl --due --limit`.
+    long_url = mockserver.url("/article/first?q=" + "a" * 2100)
+    with Store(db_path) as store:
+        resource_id = store.register(mockserver.url("/article/long")).resource["id"]
+        store.sql.execute("UPDATE resources SET url = ? WHERE id = ?", [long_url, resource_id])
+    summary = crawl(db_path, "--all")
+    with Store(db_path) as store:
+        [last] = store.fetch_log(resource_id)
+        assert store.get(resource_id)["fetch_status"] != "pending"
+    assert (last["outcome"], last["error"]) == (
+        "error",
+        f"URL too long: {len(long_url)} characters, over URLLENGTH_LIMIT 2083",
+    )
+    assert summary["stored"] == 1
+
+
 # -- addresses: where the connection gets its own (crawler/resolver.py) ------------------
 
 # Without SafeURLMiddleware's early check (and robots.txt), what the resolver alone keeps.
