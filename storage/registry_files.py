@@ -93,6 +93,8 @@ def _yaml_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as exc:
         raise _yaml_error(name, exc) from None
+    except RecursionError:
+        raise RegistryFileError(f"{name}: not valid YAML: {TOO_DEEP}") from None
     if isinstance(data, dict):
         data = data.get("resources", [data])
     if not isinstance(data, list):
@@ -101,9 +103,13 @@ def _yaml_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         if not isinstance(item, dict):
             yield f"{name}: item {index}", {"url": item if isinstance(item, str) else None}
             continue
-        line = item.pop("__line__", None)
-        item = {k: _strip_lines(v) for k, v in item.items()}
-        yield f"{name}:{line}", _normalize(item)
+        where = f"{name}:{item.pop('__line__', None)}"
+        try:
+            item = {k: _strip_lines(v) for k, v in item.items()}
+        except RecursionError:
+            yield where, {"url": None, "_error": TOO_DEEP}
+            continue
+        yield where, _normalize(item)
 
 
 def _yaml_error(name: str, exc: yaml.YAMLError) -> RegistryFileError:

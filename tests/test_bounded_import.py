@@ -88,13 +88,22 @@ def test_csv_a_huge_field_and_an_unclosed_quote_are_single_records(db_path, tmp_
         assert store.get("https://good.example.com/2")["title"] == "Two"  # not swallowed
 
 
-def test_deeply_nested_json_is_a_record_error_or_a_file_error(db_path, tmp_path):
+def test_deeply_nested_json_or_yaml_is_a_record_error_or_a_file_error(db_path, tmp_path):
     deep = "[" * 100_000 + "]" * 100_000
     lines = tmp_path / "registry.jsonl"
     lines.write_text(f'{{"url": "https://good.example.com/1"}}\n{deep}\n', "utf-8")
     report, urls = import_file(db_path, lines)
     assert report.errors == ["registry.jsonl:2: nested too deeply"]
     assert urls[-1] == "https://good.example.com/1"
+    listed = tmp_path / "registry.yaml"
+    listed.write_text(
+        f"- url: https://good.example.com/3\n- url: https://deep.example.com/\n"
+        f"  tags: {'[' * 800}{']' * 800}\n",
+        "utf-8",
+    )
+    report, urls = import_file(db_path, listed)
+    assert report.errors == ["registry.yaml:2: nested too deeply"]
+    assert "https://good.example.com/3" in urls
     whole = tmp_path / "registry.json"
     whole.write_text(f'[{{"url": "https://good.example.com/2"}}, {deep}]', "utf-8")
     with pytest.raises(RegistryFileError, match="registry.json: not valid JSON: nested too deep"):
