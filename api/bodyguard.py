@@ -27,7 +27,7 @@ class BodyGuard:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope, receive, send):
-        if not _takes_a_body(scope):  # no route for it: 404 or 405, the body unread
+        if not _takes_a_body(scope):  # a read, or a 404/405: its body is never read
             await self.app(scope, receive, send)
             return
         request = Request(scope)
