@@ -17,8 +17,11 @@ from storage import Store
 from . import display, errors, openapi, routes_api, routes_citations, routes_health, routes_pages
 from . import worker as worker_module
 from .accesslog import AccessLog
+from .bodyguard import BodyGuard
 from .deps import Settings
+from .head import HeadAsGet
 from .ratelimit import TokenBucket
+from .security_headers import SecurityHeaders
 from .worker import RefetchWorker
 
 HERE = Path(__file__).resolve().parent
@@ -104,6 +107,11 @@ def create_app(
     app.include_router(routes_health.router)
     app.include_router(routes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # The last added runs first: HEAD becomes GET before anything else sees it; a body
+    # is bounded before a route reads it.
+    app.add_middleware(BodyGuard)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(HeadAsGet)
     if access_log:
         app.add_middleware(AccessLog)
     return app

@@ -137,7 +137,10 @@ def _days_panel(title: str, slots: list[date], counts: dict[date, dict[str, int]
 
 def _legend(items: Iterable[tuple[str, int, str]]) -> str:
     entries = "".join(
-        f'<li><span class="swatch" style="background:{fill}"></span>{escape(text)} '
+        # An SVG fill, not a style attribute: the pages' Content-Security-Policy
+        # (api/security_headers.py) refuses inline styles.
+        f'<li><svg class="swatch" viewBox="0 0 1 1" aria-hidden="true">'
+        f'<rect width="1" height="1" fill="{fill}"/></svg>{escape(text)} '
         f'<span class="muted">{number(n)}</span></li>'
         for text, n, fill in items
     )

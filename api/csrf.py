@@ -47,13 +47,20 @@ def set_cookie(request: Request, response: Response, value: str) -> None:
     )
 
 
+_FAILED = "the form's CSRF token is missing, wrong or stale: reload the page and send it again"
+
+
+def check_cookie(request: Request) -> str:
+    """The browser's CSRF cookie; 403 without one (checked before the form is read)."""
+    value = _cookie_value(request)
+    if not value:
+        raise APIError(403, "csrf_failed", _FAILED)
+    return value
+
+
 def check(request: Request, form: dict[str, list[str]]) -> None:
     """Raise 403 unless the form's token signs the browser's cookie."""
-    value = _cookie_value(request)
+    value = check_cookie(request)
     given = (form.get(FIELD) or [""])[0]
-    if not (value and given and hmac.compare_digest(_sign(request, value), given)):
-        raise APIError(
-            403,
-            "csrf_failed",
-            "the form's CSRF token is missing, wrong or stale: reload the page and send it again",
-        )
+    if not (given and hmac.compare_digest(_sign(request, value), given)):
+        raise APIError(403, "csrf_failed", _FAILED)

@@ -31,6 +31,8 @@ class Settings:
     worker: RefetchWorker | None = None
     csrf_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     """Signs the HTML forms' CSRF tokens (api/csrf.py); new in every process."""
+    write_busy_timeout_ms: int = 30_000
+    """How long a write waits for another writer (a crawl) before it answers 503."""
     _write_lock: threading.Lock = field(default_factory=threading.Lock)
     _write_store: Store | None = None
 
@@ -39,7 +41,7 @@ class Settings:
         """The one write connection, one writer at a time (datasette's pattern)."""
         with self._write_lock:
             if self._write_store is None:
-                self._write_store = Store(self.db_path)
+                self._write_store = Store(self.db_path, busy_timeout_ms=self.write_busy_timeout_ms)
             yield self._write_store
 
     def close(self) -> None:
@@ -89,13 +91,19 @@ def check_read(request: Request) -> None:
         raise APIError(401, "unauthorized", "a valid bearer token is required", _CHALLENGE)
 
 
-def require_write(request: Request, given: str | None = None) -> str:
-    """The caller's token if it may write; raises 401/403 otherwise."""
+def check_writes_enabled(request: Request) -> Settings:
+    """The settings, unless the server takes no writes (403)."""
     conf = settings(request)
     if not conf.api_token:
         raise APIError(
             403, "writes_disabled", "writes are disabled: the server has no CITECACHE_API_TOKEN"
         )
+    return conf
+
+
+def require_write(request: Request, given: str | None = None) -> str:
+    """The caller's token if it may write; raises 401/403 otherwise."""
+    conf = check_writes_enabled(request)
     given = given if given is not None else presented_token(request)
     if not given:
         raise APIError(401, "unauthorized", "writes need a bearer token", _CHALLENGE)

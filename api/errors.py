@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from storage.errors import database_errors, is_busy
+
+BUSY_RETRY_AFTER_SECONDS = 5
+logger = logging.getLogger(__name__)
 
 CODES = {
     400: "validation_error",
@@ -107,6 +114,21 @@ def install(app) -> None:
         if any(err.get("type") == "json_invalid" for err in exc.errors()):
             return error_response(request, 400, "invalid_json", "the body is not valid JSON")
         return error_response(request, 400, "validation_error", _validation_message(exc))
+
+    async def _database_error(request: Request, exc: Exception):
+        if is_busy(exc):  # another writer (a crawl) held the database past our wait
+            return error_response(
+                request,
+                503,
+                "busy",
+                "the database is busy with another writer; try again shortly",
+                {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+            )
+        logger.error("database error on %s", request.url.path, exc_info=exc)
+        return error_response(request, 500, "internal_error", "internal error; see the server log")
+
+    for kind in database_errors():
+        app.add_exception_handler(kind, _database_error)
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception):

@@ -7,7 +7,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -32,6 +32,8 @@ router = APIRouter(prefix="/api")
 
 MAX_LIMIT = 200
 """Largest page of a listing and largest registration batch."""
+MAX_INTEGER = 2**63 - 1
+"""The largest integer the databases hold: a larger offset or id is a 400, not a 500."""
 LOOKUP_THREADS = 8
 """Address checks (DNS look-ups) of a registration batch run at most this many at a time."""
 
@@ -134,7 +136,7 @@ def list_(
     type: str | None = None,
     publication: str | None = None,
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_INTEGER),
 ) -> dict:
     if status and status not in FETCH_STATES:
         raise APIError(
@@ -202,7 +204,7 @@ def snapshots(ref: str, store: ReadStore) -> dict:
     response_model=models.RefetchRequest,
     responses=error_responses(401, 404),
 )
-def refetch_status(request_id: int, store: ReadStore) -> dict:
+def refetch_status(request_id: Annotated[int, Path(le=MAX_INTEGER)], store: ReadStore) -> dict:
     row = store.request(request_id)
     if row is None:
         raise APIError(404, "not_found", f"No re-fetch request: {request_id}")
@@ -220,6 +222,10 @@ async def _json_body(request: Request):
         return json.loads(raw)
     except ValueError as exc:
         raise APIError(400, "validation_error", f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise APIError(
+            400, "validation_error", "body is not valid JSON: nested too deeply"
+        ) from None
 
 
 def _registration_args(item) -> tuple[str, dict, list[str]]:

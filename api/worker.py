@@ -315,7 +315,9 @@ class RefetchWorker:
             _, err = proc.communicate(timeout=self.run_timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            proc.communicate()
+            # Not communicate() again: a process that escaped the group (started in a
+            # session of its own) may hold the pipes open for as long as it lives.
+            _close_pipes(proc)
             self.failed_runs += 1
             self.last_exit = None
             self.last_error = f"run killed after {self.run_timeout:.0f} s"
@@ -349,6 +351,12 @@ def _kill_group(proc: subprocess.Popen) -> None:
     except ProcessLookupError:
         proc.kill()
     proc.wait()
+
+
+def _close_pipes(proc: subprocess.Popen) -> None:
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def _new_run_id() -> str:

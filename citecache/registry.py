@@ -143,9 +143,10 @@ def publications_import(ctx: Context, file: str) -> None:
     import yaml
 
     from storage import InvalidVenue
+    from storage.registry_files import NoAliasLoader
 
     try:
-        venues = yaml.safe_load(Path(file).read_text("utf-8"))
+        venues = yaml.load(Path(file).read_text("utf-8"), Loader=NoAliasLoader)  # noqa: S506
     except yaml.YAMLError as exc:
         raise click.ClickException(f"{file}: not valid YAML: {exc}") from None
     if not isinstance(venues, list):

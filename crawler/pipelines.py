@@ -229,6 +229,10 @@ def looks_not_found(title: str | None, text: str) -> bool:
     return bool(_NOT_FOUND.search(title or "") or _NOT_FOUND.search(text[:300]))
 
 
+NOT_STORED = frozenset({"store_error", "stale_lease"})
+"""Statuses of results that were not written (see Store.record_results)."""
+
+
 class StorePipeline:
     """Collects results and writes them in batches, off the reactor, one batch per transaction.
 
@@ -321,7 +325,12 @@ class StorePipeline:
                 except Exception:
                     logger.exception("could not store the result for %s", result.url)
                     statuses.append("store_error")
-        self.stats.inc_value("citecache/stored", sum(not is_archived(r) for r in batch))
+        # What was lost (or refused) is counted apart, never as stored; nor are archived
+        # copies, which are not the tasks' results (crawler/wayback.py).
+        stored = [
+            s not in NOT_STORED and not is_archived(r) for r, s in zip(batch, statuses, strict=True)
+        ]
+        self.stats.inc_value("citecache/stored", sum(stored))
         return statuses
 
     async def close_spider(self):

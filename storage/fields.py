@@ -63,7 +63,7 @@ def clean_fields(fields: dict) -> dict:
         elif name == "credibility_override":
             try:
                 value = int(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # OverflowError: 1e400 is inf
                 raise StoreError(f"credibility_override must be 1-5, got {value!r}") from None
             if not 1 <= value <= 5:
                 raise StoreError(f"credibility_override must be 1-5, got {value!r}")

@@ -12,13 +12,17 @@ import secrets
 import string
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from w3lib.url import canonicalize_url
+from w3lib.url import canonicalize_url, safe_url_string
 
 STABLE_ID_PREFIX = "sid_"
 STABLE_ID_LENGTH = 10
 _STABLE_ALPHABET = string.ascii_letters + string.digits
 _STABLE_RE = re.compile(r"^(?:sid_)?([A-Za-z0-9]{10})$")
 _ID_RE = re.compile(r"^(?:kb-)?[0-9a-f]{16}$")
+_IMPORTED_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
+MAX_URL_LENGTH = 2083
+"""Scrapy's URLLENGTH_LIMIT (after percent-encoding): a longer URL would be dropped
+unfetched, without a trace, so it is refused at registration."""
 _ESCAPE_RE = re.compile(r"%[0-9a-fA-F]{2}")
 # Parts that canonicalize_url leaves as they are (no escapes, non-ASCII, dot segments or ";").
 _PLAIN_HOST_RE = re.compile(r"[a-z0-9.-]+\Z")
@@ -75,6 +79,19 @@ def looks_like_id(text: str) -> bool:
     return bool(_ID_RE.match(text.strip()))
 
 
+def check_imported_id(text: str) -> str:
+    """An id given by a registry file: 1-64 letters, digits, ``-`` or ``_``, starting
+    with a letter or digit (the wiki's are 16 hex digits, some with ``kb-``). It goes
+    into URLs and paths: no ``/``, ``?``, ``#``, ``..`` or spaces."""
+    if not _IMPORTED_ID_RE.match(text):
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ValueError(
+            f"invalid id {shown!r}: want 1-64 letters, digits, '-' or '_', "
+            "starting with a letter or digit"
+        )
+    return text
+
+
 def check_url(url: str) -> str:
     """Return ``url`` stripped if it is an absolute http(s) URL, else raise InvalidURL."""
     url = url.strip()
@@ -95,6 +112,12 @@ def check_url(url: str) -> str:
     if not host or not ("." in host or ":" in host or host == "localhost"):
         raise InvalidURL(f"no valid host in {url!r}")
     del port
+    encoded = len(url) if len(url) > MAX_URL_LENGTH else len(safe_url_string(url))
+    if encoded > MAX_URL_LENGTH:
+        raise InvalidURL(
+            f"URL too long: {encoded} characters once encoded, at most {MAX_URL_LENGTH} "
+            f"(Scrapy's limit): {url[:60]}..."
+        )
     return url
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from . import ids
@@ -11,6 +12,17 @@ from .base import StoreBase
 from .clock import iso, utc_now
 from .errors import NotFoundError, StoreError
 from .fields import REGISTER_FIELDS, clean_fields
+
+IMPORT_BATCH_SIZE = 1000
+"""Records per transaction of an import: a huge file commits as it goes (its WAL stays
+small, readers see progress) and a failure loses at most one batch's work."""
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of ``size`` items in order, the last one shorter (itertools.batched, 3.12)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 @dataclass
@@ -118,12 +130,17 @@ class Registry(StoreBase):
                 raise StoreError(f"invalid stable id {stable_id!r}: want 10 characters [A-Za-z0-9]")
             stable_id = bare
         if id is not None:
-            id = str(id).strip()
-            if not id:
-                raise StoreError("empty id")
+            try:
+                id = ids.check_imported_id(str(id).strip())
+            except ValueError as exc:
+                raise StoreError(str(exc)) from None
         now = iso(utc_now())
         with self._writing():
             existing = self._resource(id) if id else None
+            if existing and not self._names(existing, url):
+                # An id is the hash of a URL: a record that gives another URL is a
+                # mistake (or a forgery), not an edit (Store.update_url moves one).
+                raise StoreError(f"id {id} names {existing['url']}, not {url}")
             existing = existing or self.find_by_url(url)
             if existing is None and stable_id:
                 existing = self._row("SELECT * FROM resources WHERE stable_id = ?", [stable_id])
@@ -150,9 +167,7 @@ class Registry(StoreBase):
                 merged = id if id and id != resource_id else None
                 changed = merged is not None and self._add_alias(merged, resource_id, "id")
                 update = {k: v for k, v in values.items() if v is not None and v != existing[k]}
-                if ids.url_key(url) != existing["url_key"] and url not in self._aliases_of(
-                    resource_id
-                ):
+                if not self._names(existing, url):
                     # Known by its id or stable id under another URL: the URL was edited.
                     owner = self.find_by_url(url)
                     if owner and owner["id"] != resource_id:
@@ -221,9 +236,10 @@ class Registry(StoreBase):
     def import_records(self, records: Iterable[tuple[str, dict]]) -> ImportReport:
         """Register many records, each ``(where, record)``; a bad one is reported and skipped."""
         report = ImportReport()
-        with self._writing():  # one commit for the file; each record is its own savepoint
-            for where, record in records:
-                self._import_one(where, record, report)
+        for batch in batched(records, IMPORT_BATCH_SIZE):
+            with self._writing():  # a commit per batch; each record is its own savepoint
+                for where, record in batch:
+                    self._import_one(where, record, report)
         return report
 
     def _import_one(self, where: str, record: dict, report: ImportReport) -> None:
@@ -259,6 +275,10 @@ class Registry(StoreBase):
             report.updated += 1
 
     # ---- helpers --------------------------------------------------------------------
+
+    def _names(self, resource: dict, url: str) -> bool:
+        """Whether ``url`` is the resource's URL, a variant of it or one of its aliases."""
+        return ids.url_key(url) == resource["url_key"] or url in self._aliases_of(resource["id"])
 
     def _aliases_of(self, resource_id: str) -> set[str]:
         rows = self._rows("SELECT alias FROM aliases WHERE resource_id = ?", [resource_id])

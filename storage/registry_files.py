@@ -7,9 +7,9 @@ reported precisely while the rest is imported.
 from __future__ import annotations
 
 import csv
-import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 
 import yaml
@@ -17,14 +17,27 @@ import yaml
 from .fields import LIST_FIELDS, SNAKE_CASE
 
 CSV_LIST_SEPARATOR = ";"
+TOO_DEEP = "nested too deeply"
 
 
 class RegistryFileError(ValueError):
     """The file as a whole cannot be read (not its single records)."""
 
 
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """A safe YAML loader that remembers the line each mapping starts on."""
+class NoAliasLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """A safe YAML loader that refuses aliases: a few hundred bytes of nested aliases
+    expand to gigabytes (a "billion laughs"), and our files have no use for them."""
+
+    def construct_object(self, node, deep=False):
+        if node in self.constructed_objects or node in self.recursive_objects:
+            raise yaml.constructor.ConstructorError(
+                None, None, "aliases (*name) are not accepted", node.start_mark
+            )
+        return super().construct_object(node, deep=deep)
+
+
+class _LineLoader(NoAliasLoader):
+    """The registry's loader: it also remembers the line each mapping starts on."""
 
     def construct_mapping(self, node, deep=False):
         mapping = super().construct_mapping(node, deep=deep)
@@ -37,6 +50,14 @@ def read_records(path: str | Path) -> Iterator[tuple[str, dict]]:
     path = Path(path)
     if not path.is_file():
         raise RegistryFileError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json", ".csv"):  # a line at a time, however long
+        lines = _lines(path)
+        if suffix in (".jsonl", ".ndjson"):
+            yield from _jsonl_records(path.name, lines)
+        else:
+            yield from _line_records(path.name, lines)
+        return
     try:
         text = path.read_text("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -44,17 +65,23 @@ def read_records(path: str | Path) -> Iterator[tuple[str, dict]]:
             f"{path.name}: not UTF-8 (bad byte at offset {exc.start}); "
             "save it as UTF-8 and import again"
         ) from None
-    suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         yield from _yaml_records(path.name, text)
     elif suffix == ".json":
         yield from _json_records(path.name, text)
-    elif suffix in (".jsonl", ".ndjson"):
-        yield from _jsonl_records(path.name, text)
-    elif suffix == ".csv":
-        yield from _csv_records(path.name, text)
     else:
-        yield from _line_records(path.name, text)
+        yield from _csv_records(path.name, text)
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The file's lines, read as they are needed (a URL list may hold millions)."""
+    with path.open(encoding="utf-8-sig") as file:
+        try:
+            yield from file
+        except UnicodeDecodeError:
+            raise RegistryFileError(
+                f"{path.name}: not UTF-8; save it as UTF-8 and import again"
+            ) from None
 
 
 def _normalize(record: dict) -> dict:
@@ -66,6 +93,8 @@ def _yaml_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as exc:
         raise _yaml_error(name, exc) from None
+    except RecursionError:
+        raise RegistryFileError(f"{name}: not valid YAML: {TOO_DEEP}") from None
     if isinstance(data, dict):
         data = data.get("resources", [data])
     if not isinstance(data, list):
@@ -74,9 +103,13 @@ def _yaml_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         if not isinstance(item, dict):
             yield f"{name}: item {index}", {"url": item if isinstance(item, str) else None}
             continue
-        line = item.pop("__line__", None)
-        item = {k: _strip_lines(v) for k, v in item.items()}
-        yield f"{name}:{line}", _normalize(item)
+        where = f"{name}:{item.pop('__line__', None)}"
+        try:
+            item = {k: _strip_lines(v) for k, v in item.items()}
+        except RecursionError:
+            yield where, {"url": None, "_error": TOO_DEEP}
+            continue
+        yield where, _normalize(item)
 
 
 def _yaml_error(name: str, exc: yaml.YAMLError) -> RegistryFileError:
@@ -103,6 +136,8 @@ def _json_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         raise RegistryFileError(
             f"{name}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
         ) from None
+    except RecursionError:
+        raise RegistryFileError(f"{name}: not valid JSON: {TOO_DEEP}") from None
     if isinstance(data, dict):
         data = data.get("resources", [data])
     if not isinstance(data, list):
@@ -116,8 +151,8 @@ def _json_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         yield f"{name}: item {index}", _normalize(item)
 
 
-def _jsonl_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
-    for number, line in enumerate(text.splitlines(), 1):
+def _jsonl_records(name: str, lines: Iterable[str]) -> Iterator[tuple[str, dict]]:
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
@@ -125,14 +160,21 @@ def _jsonl_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
         except json.JSONDecodeError as exc:
             yield f"{name}:{number}", {"url": None, "_error": f"not valid JSON ({exc.msg})"}
             continue
+        except RecursionError:
+            yield f"{name}:{number}", {"url": None, "_error": TOO_DEEP}
+            continue
         yield f"{name}:{number}", _normalize(item if isinstance(item, dict) else {"url": item})
 
 
 def _csv_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "url" not in [f.strip() for f in reader.fieldnames]:
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader(lines[:1]), [])
+    if "url" not in [f.strip() for f in header]:
         raise RegistryFileError(f"{name}: a CSV registry needs a 'url' column")
-    for row in reader:
+    for number, row in _csv_rows(lines, header):
+        if isinstance(row, str):
+            yield f"{name}:{number}", {"url": None, "_error": f"not valid CSV: {row}"}
+            continue
         record = {}
         for key, value in row.items():
             if key is None or value is None or value == "":
@@ -141,11 +183,35 @@ def _csv_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
             if key in LIST_FIELDS or key == "cited_by":
                 value = [v.strip() for v in value.split(CSV_LIST_SEPARATOR) if v.strip()]
             record[key] = value
-        yield f"{name}:{reader.line_num}", record
+        yield f"{name}:{number}", record
 
 
-def _line_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
-    for number, line in enumerate(text.splitlines(), 1):
+def _csv_rows(lines: list[str], header: list[str]) -> Iterator[tuple[int, dict | str]]:
+    """``(line, row)`` for each row after the header, or ``(line, error)`` for a row
+    the csv module refuses (a quote never closed, a field over its 128 KB limit): the
+    row is reported on the line it starts, and reading goes on with the next line, so
+    that a stray quote cannot swallow the rows after it."""
+    start = 1  # index in ``lines`` where this reader begins
+    while start < len(lines):
+        reader = csv.DictReader(islice(lines, start, None), fieldnames=header, strict=True)
+        after = start  # index of the line after the last good row
+        try:
+            for row in reader:
+                after = start + reader.line_num
+                yield after, row  # its last line, 1-based
+            return
+        except csv.Error as exc:
+            while after < len(lines) - 1 and not lines[after].strip("\r\n"):  # no rows
+                after += 1
+            message = str(exc)
+            if "end of data" in message:
+                message = "a quoted field opened on this line is never closed"
+            yield after + 1, message
+            start = after + 1
+
+
+def _line_records(name: str, lines: Iterable[str]) -> Iterator[tuple[str, dict]]:
+    for number, line in enumerate(lines, 1):
         line = line.strip()
         if line and not line.startswith("#"):
             yield f"{name}:{number}", {"url": line}

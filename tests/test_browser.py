@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import Store
+from storage import FetchResult, Store, iso, utc_now
 
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = [
@@ -144,5 +144,36 @@ def test_refetch_from_the_resource_page(service, tmp_path):
             assert shot.stat().st_size > 10_000
             if os.environ.get("CITECACHE_SCREENSHOT"):
                 shutil.copy(shot, os.environ["CITECACHE_SCREENSHOT"])
+        finally:
+            browser.close()
+
+
+def test_the_pages_work_under_their_content_security_policy(service):
+    # issue 14: the policy allows only the pages' own stylesheet; a page that needed
+    # more (an inline style, a script) would log a violation in the console.
+    from playwright.sync_api import sync_playwright
+
+    base, resource, app = service
+    with Store(app.state.settings.db_path) as store:  # the health page's charts and legends
+        store.record_results(
+            [FetchResult(resource["id"], resource["url"], iso(utc_now()), "timeout", error="slow")]
+        )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page()
+            refused: list[str] = []  # not the favicon's 404
+            page.on(
+                "console",
+                lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+            )
+            for path in ["/resources", f"/resources/{resource['id']}", "/health"]:
+                response = page.goto(f"{base}{path}")
+                assert response is not None
+                assert "default-src 'none'" in response.headers["content-security-policy"]
+                background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert background == "rgb(250, 250, 250)", path  # style.css was applied
+            assert page.locator("ul.legend .swatch").count() > 0
+            assert refused == []
         finally:
             browser.close()

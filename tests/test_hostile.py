@@ -75,6 +75,25 @@ def test_a_page_over_the_memory_limit_is_recorded_and_its_process_replaced(mocks
     assert summary["stored"] == 4
 
 
+@pytest.mark.slow
+def test_a_stored_url_over_scrapys_length_limit_is_recorded_as_failed(mockserver, db_path):
+    # Registration refuses them now; one stored before was dropped by Scrapy without a
+    # fetch-log row, pending for ever and filling every `crawl --due --limit`.
+    long_url = mockserver.url("/article/first?q=" + "a" * 2100)
+    with Store(db_path) as store:
+        resource_id = store.register(mockserver.url("/article/long")).resource["id"]
+        store.sql.execute("UPDATE resources SET url = ? WHERE id = ?", [long_url, resource_id])
+    summary = crawl(db_path, "--all")
+    with Store(db_path) as store:
+        [last] = store.fetch_log(resource_id)
+        assert store.get(resource_id)["fetch_status"] != "pending"
+    assert (last["outcome"], last["error"]) == (
+        "error",
+        f"URL too long: {len(long_url)} characters, over URLLENGTH_LIMIT 2083",
+    )
+    assert summary["stored"] == 1
+
+
 # -- addresses: where the connection gets its own (crawler/resolver.py) ------------------
 
 # Without SafeURLMiddleware's early check (and robots.txt), what the resolver alone keeps.
@@ -232,3 +251,120 @@ def test_a_killed_crawl_leaves_no_extraction_process_behind(mockserver, db_path,
         for pid in session_processes(session):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+# -- the service's re-fetch runs past their limit (api/worker.py) ----------------------
+
+# A python that starts a process in a session of its own holding the run's pipes (as
+# the orphaned extraction processes of issue 14 did, 16 min 42 s), and gives the
+# crawl three extraction processes: each slow page has one, the normal page another.
+ESCAPING_PYTHON = """#!/bin/sh
+setsid sleep 300 &
+echo $! > {pidfile}
+exec {python} "$@" -s CITECACHE_EXTRACT_WORKERS=3 {settings}
+"""
+
+
+def escaping_python(tmp_path: Path, settings: str = "") -> tuple[str, Path]:
+    pidfile = tmp_path / "escaped.pid"
+    python = tmp_path / "python"
+    python.write_text(
+        ESCAPING_PYTHON.format(pidfile=pidfile, python=sys.executable, settings=settings)
+    )
+    python.chmod(0o755)
+    return str(python), pidfile
+
+
+def kill_escaped(pidfile: Path) -> None:
+    if pidfile.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def queue_slow_and_normal(mockserver, db_path, tag: str) -> tuple[list[str], list[int]]:
+    """Two pages slow to extract (about a minute each) and a normal one, each with an
+    editor's request; and a fourth resource, for a request made later."""
+    slow = [mockserver.url(f"/pathological/table?mb=12&run={tag}{n}") for n in range(2)]
+    urls = [*slow, mockserver.url(f"/article/first?run={tag}"), mockserver.url("/article/second")]
+    with Store(db_path) as store:
+        ids = [store.register(url).resource["id"] for url in urls]
+        requests = [store.request_refetch(i, by="test") for i in ids[:3]]
+    return ids, requests
+
+
+def request_status(db_path, request_id: int) -> str:
+    with Store(db_path, readonly=True) as store:
+        return store.request(request_id)["status"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; setsid")
+def test_a_oneshot_run_over_its_limit_is_killed_whole_and_fails_only_its_unfinished_requests(
+    mockserver, db_path, tmp_path
+):
+    from api.worker import RefetchWorker
+
+    python, pidfile = escaping_python(tmp_path)
+    ids, requests = queue_slow_and_normal(mockserver, db_path, "oneshot")
+    worker = RefetchWorker(
+        db_path, allow_private=True, mode="oneshot", run_timeout=25, poll_seconds=0.5
+    )
+    worker.python = python
+    worker.start()
+    try:
+        assert wait_for(lambda: worker.status()["running"], 30)
+        session = worker.pid
+        assert wait_for(lambda: request_status(db_path, requests[0]) == "failed", 90), (
+            worker.status()
+        )
+        # the run's whole group is gone, its pipes left to the escaped process
+        assert wait_for(lambda: not session_processes(session), 10)
+        assert worker.status()["lastError"] == "run killed after 25 s"
+        with Store(db_path, readonly=True) as store:
+            done = {r: store.request(r) for r in requests}
+        assert [done[r]["status"] for r in requests] == ["failed", "failed", "done"]
+        assert done[requests[0]]["outcome"] == "error: run killed after 25 s"
+        # not wedged: the next request is served by the next run
+        with Store(db_path) as store:
+            later = store.request_refetch(ids[3], by="test")
+        assert wait_for(lambda: request_status(db_path, later) == "done", 60), worker.status()
+    finally:
+        worker.stop()
+        kill_escaped(pidfile)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; setsid")
+def test_the_service_worker_bounds_each_page_and_goes_on_serving(mockserver, db_path, tmp_path):
+    # The long-running worker has no run limit: each page's extraction has its own
+    # (CITECACHE_EXTRACT_TIMEOUT), so slow pages end as failures of their own.
+    from api.worker import RefetchWorker
+
+    python, pidfile = escaping_python(tmp_path, "-s CITECACHE_EXTRACT_TIMEOUT=3")
+    ids, requests = queue_slow_and_normal(mockserver, db_path, "worker")
+    worker = RefetchWorker(db_path, allow_private=True, grace_seconds=10)
+    worker.python = python
+    worker.start()
+    try:
+        finished = ("done", "failed")
+        assert wait_for(
+            lambda: all(request_status(db_path, r) in finished for r in requests), 90
+        ), worker.status()
+        with Store(db_path, readonly=True) as store:
+            assert store.request(requests[2])["status"] == "done"
+            for resource_id in ids[:2]:
+                [last] = store.fetch_log(resource_id)
+                assert (last["outcome"], last["error"]) == (
+                    "extraction_failed",
+                    "time limit: extraction took over 3 s",
+                )
+        with Store(db_path) as store:
+            later = store.request_refetch(ids[3], by="test")
+        assert wait_for(lambda: request_status(db_path, later) == "done", 30), worker.status()
+        session = worker.pid
+        started = time.monotonic()
+    finally:
+        worker.stop()
+        kill_escaped(pidfile)
+    assert time.monotonic() - started < 30  # a stop never waits on the escaped pipes
+    assert wait_for(lambda: not session_processes(session), 10)

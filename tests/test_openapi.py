@@ -47,6 +47,8 @@ CALLS = [
     ("GET", "/api/resources/{post}", {}),
     ("GET", "/api/resources/nope", {}),
     ("GET", "/api/resources/{post}/snapshots", {}),
+    ("GET", "/api/resources/{post}/csl", {}),
+    ("GET", "/api/resources/nope/csl", {}),
     ("POST", "/api/resources/{post}/refetch", {"json": {"by": "ann", "reason": "updated"}}),
     ("POST", "/api/resources/{post}/refetch", {"auth": False}),
     ("GET", "/api/refetch/1", {}),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import time
 
 import pytest
@@ -10,10 +12,16 @@ from scrapy.spiders import Spider
 from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
-from crawler.frontier import ClaimingTaskSource, StoreTaskSource, results_stored
+from crawler.frontier import (
+    ClaimingTaskSource,
+    StoreResultSink,
+    StoreTaskSource,
+    results_stored,
+)
 from crawler.items import FetchedPage
 from crawler.pipelines import ExtractPipeline, StorePipeline
 from storage import FetchResult, Store
+from storage.health import HealthPolicy
 from storage.lock import FetchRun
 
 ARTICLE = (
@@ -202,6 +210,44 @@ def test_a_refused_batch_is_written_one_by_one(sink):
     run_through(pipeline, ["a", "bad", "c"])
     assert sink.batches == [["a"], ["bad"], ["c"]]
     assert pipeline.stats.get_value("citecache/status/store_error") == 1
+
+
+def test_a_result_not_stored_is_not_counted_as_stored(db_path):
+    # issue 14: the summary said "stored 800" when 367 were store_error.
+    with Store(db_path) as store:
+        known = store.register("https://example.org/known").resource["id"]
+    pipeline = store_pipeline(
+        CITECACHE_RESULT_SINK="crawler.frontier.StoreResultSink",
+        CITECACHE_DB=str(db_path),
+        CITECACHE_WRITE_BATCH_SIZE=10,
+    )
+    run_through(pipeline, [known, "no-such-resource", known])
+    assert pipeline.stats.get_value("citecache/status/store_error") == 1
+    assert pipeline.stats.get_value("citecache/stored") == 2
+
+
+def test_a_batch_meeting_a_busy_database_waits_its_turn_and_is_stored(db_path, monkeypatch):
+    # Another writer holds the database past the sink's busy timeout: the batch is tried
+    # again (StoreResultSink.RETRY_PAUSES), not recorded as store_error.
+    monkeypatch.setattr(StoreResultSink, "RETRY_PAUSES", (0.2,) * 20)
+    with Store(db_path) as store:
+        ids = [store.register(f"https://example.org/{n}").resource["id"] for n in range(3)]
+    sink = StoreResultSink(str(db_path), preview_max_chars=500, policy=HealthPolicy())
+    sink.store.sql.db.execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(1.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        started = time.monotonic()
+        statuses = sink.write([result(i) for i in ids])
+        assert time.monotonic() - started >= 0.9  # it did wait for the other writer
+        assert len(statuses) == 3 and "store_error" not in statuses
+        assert sink.store.sql.scalar("SELECT count(*) FROM fetch_log") == 3
+    finally:
+        release.join()
+        holder.close()
+        sink.close()
 
 
 # ---- StoreTaskSource -------------------------------------------------------------------------

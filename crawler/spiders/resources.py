@@ -31,6 +31,7 @@ from twisted.internet.error import (
     TimeoutError,
 )
 from twisted.python.failure import Failure
+from w3lib.url import safe_url_string
 
 from crawler.downloader import RunDeadline
 from crawler.frontier import TaskSource, results_stored
@@ -69,12 +70,12 @@ class ResourcesSpider(scrapy.Spider):
         crawler.signals.connect(spider._spider_error, signal=signals.spider_error)
         return spider
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def start(self) -> AsyncIterator[scrapy.Request | FetchedPage]:
         try:
             async for tasks in self.source.stream():
                 self.crawler.stats.inc_value("citecache/tasks", len(tasks))
                 for task in tasks:
-                    yield self.request_for(task)
+                    yield self._too_long(task) or self.request_for(task)
         except Exception as exc:
             # No tasks (an unknown id, the database locked): the run could not run, which
             # crawler.run reports in one line, rather than Scrapy with a traceback.
@@ -97,6 +98,17 @@ class ResourcesSpider(scrapy.Spider):
         task = response.meta.get("task") if response is not None else None
         if isinstance(task, FetchTask):
             self.source.settled([task.resource_id], stored=False)
+
+    def _too_long(self, task: FetchTask) -> FetchedPage | None:
+        """A failed fetch for a URL that Scrapy's UrlLengthMiddleware would drop without
+        a trace (registered before registration refused them), else None."""
+        limit = self.crawler.settings.getint("URLLENGTH_LIMIT")
+        length = len(safe_url_string(task.url))
+        if not limit or length <= limit:
+            return None
+        page = self._page(task, {}, outcome="error")
+        page.error = f"URL too long: {length} characters, over URLLENGTH_LIMIT {limit}"
+        return page
 
     def request_for(self, task: FetchTask) -> scrapy.Request:
         headers = {}
