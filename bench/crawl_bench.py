@@ -458,7 +458,7 @@ def run_warc_comparison(
 ) -> int:
     """``--warc``: the same crawl with WARC capture off and on, alternated ``rounds``
     times (load from other work falls on both alike); best and median pages/s of each,
-    and the WARC bytes per page against the HTML served."""
+    the CPU per page, and the WARC bytes per page against the HTML served."""
     n = len(pages)
     runs: dict[str, list[Result]] = {"off": [], "on": []}
     for i in range(rounds):
@@ -471,13 +471,24 @@ def run_warc_comparison(
                 print(f"{result.label}: {result.error}")
                 return 1
             runs[mode].append(result)
-            print(f"round {i + 1}: WARC {mode:3}  {result.rate:6.1f} pages/s  ({load()})")
+            cpu = 1000 * result.cpu / n
+            print(
+                f"round {i + 1}: WARC {mode:3}  {result.rate:6.1f} pages/s"
+                f"  {cpu:5.1f} ms CPU/page  ({load()})"
+            )
     rate = {mode: sorted(r.rate for r in results) for mode, results in runs.items()}
     for mode in ("off", "on"):
         best, median = rate[mode][-1], rate[mode][len(rate[mode]) // 2]
         print(f"WARC {mode:3}: best {best:6.1f} pages/s, median {median:6.1f} pages/s")
     loss = 1 - rate["on"][-1] / rate["off"][-1]
     print(f"throughput loss with WARC on (best against best): {loss:.1%}")
+    # CPU is what a crawl on busy cores runs out of, and it moves less with the load.
+    cpu = {mode: sorted(1000 * r.cpu / n for r in results) for mode, results in runs.items()}
+    median_cpu = {mode: values[len(values) // 2] for mode, values in cpu.items()}
+    print(
+        f"CPU per page (crawl process tree, median): WARC off {median_cpu['off']:.1f} ms,"
+        f" on {median_cpu['on']:.1f} ms: {median_cpu['on'] / median_cpu['off'] - 1:+.1%}"
+    )
     html = sum(p.stat().st_size for p in pages)
     warc = sum(p.stat().st_size for p in tmp.glob("crawl-*/warc/*.warc.gz")) / rounds
     print(

@@ -307,7 +307,7 @@ def test_a_oneshot_run_over_its_limit_is_killed_whole_and_fails_only_its_unfinis
     python, pidfile = escaping_python(tmp_path)
     ids, requests = queue_slow_and_normal(mockserver, db_path, "oneshot")
     worker = RefetchWorker(
-        db_path, allow_private=True, mode="oneshot", run_timeout=25, poll_seconds=0.5
+        db_path, allow_private=True, mode="oneshot", run_timeout=10, poll_seconds=0.5
     )
     worker.python = python
     worker.start()
@@ -319,11 +319,11 @@ def test_a_oneshot_run_over_its_limit_is_killed_whole_and_fails_only_its_unfinis
         )
         # the run's whole group is gone, its pipes left to the escaped process
         assert wait_for(lambda: not session_processes(session), 10)
-        assert worker.status()["lastError"] == "run killed after 25 s"
+        assert worker.status()["lastError"] == "run killed after 10 s"
         with Store(db_path, readonly=True) as store:
             done = {r: store.request(r) for r in requests}
         assert [done[r]["status"] for r in requests] == ["failed", "failed", "done"]
-        assert done[requests[0]]["outcome"] == "error: run killed after 25 s"
+        assert done[requests[0]]["outcome"] == "error: run killed after 10 s"
         # not wedged: the next request is served by the next run
         with Store(db_path) as store:
             later = store.request_refetch(ids[3], by="test")
