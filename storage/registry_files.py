@@ -137,18 +137,87 @@ def _json_records(name: str, text: str) -> Iterator[tuple[str, dict]]:
             f"{name}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
         ) from None
     except RecursionError:
-        raise RegistryFileError(f"{name}: not valid JSON: {TOO_DEEP}") from None
+        data = _array_items_one_by_one(name, text)
     if isinstance(data, dict):
         data = data.get("resources", [data])
     if not isinstance(data, list):
         raise RegistryFileError(f"{name}: expected a JSON array of resources")
     for index, item in enumerate(data, 1):
+        if item is _TOO_DEEP_ITEM:
+            yield f"{name}: item {index}", {"url": None, "_error": TOO_DEEP}
+            continue
         if isinstance(item, str):
             item = {"url": item}
         if not isinstance(item, dict):
             yield f"{name}: item {index}", {"url": None}
             continue
         yield f"{name}: item {index}", _normalize(item)
+
+
+_TOO_DEEP_ITEM = object()
+"""Stands for an array item nested too deeply to decode: an error of that item alone."""
+
+
+def _array_items_one_by_one(name: str, text: str) -> list:
+    """The items of a JSON array too deep to decode whole, each decoded alone; an item
+    too deep itself is skipped to its end and kept as ``_TOO_DEEP_ITEM``. Decoded to
+    the end before any is imported, so a broken file still imports nothing."""
+    decoder = json.JSONDecoder()
+    start = len(text) - len(text.lstrip())
+    if not text.startswith("[", start):  # a top-level object: no items to tell apart
+        raise RegistryFileError(f"{name}: not valid JSON: {TOO_DEEP}")
+    items: list = []
+    at = _skip_space(text, start + 1)
+    try:
+        while text[at] != "]":
+            try:
+                item, at = decoder.raw_decode(text, at)
+            except RecursionError:
+                item, at = _TOO_DEEP_ITEM, _end_of_value(text, at)
+            items.append(item)
+            at = _skip_space(text, at)
+            if text[at] == ",":
+                at = _skip_space(text, at + 1)
+            elif text[at] != "]":
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+    except json.JSONDecodeError as exc:
+        raise RegistryFileError(
+            f"{name}:{exc.lineno}: not valid JSON: {exc.msg} (column {exc.colno})"
+        ) from None
+    except IndexError:
+        raise RegistryFileError(f"{name}: not valid JSON: the array is not closed") from None
+    if text[at + 1 :].strip():
+        raise RegistryFileError(f"{name}: not valid JSON: extra data after the array")
+    return items
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def _end_of_value(text: str, at: int) -> int:
+    """Where the array or object starting at ``at`` ends, strings taken into account."""
+    depth, in_string, escaped = 0, False, False
+    for position in range(at, len(text)):
+        char = text[position]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return position + 1
+    raise IndexError(at)
 
 
 def _jsonl_records(name: str, lines: Iterable[str]) -> Iterator[tuple[str, dict]]:

@@ -88,7 +88,7 @@ def test_csv_a_huge_field_and_an_unclosed_quote_are_single_records(db_path, tmp_
         assert store.get("https://good.example.com/2")["title"] == "Two"  # not swallowed
 
 
-def test_deeply_nested_json_or_yaml_is_a_record_error_or_a_file_error(db_path, tmp_path):
+def test_deeply_nested_json_or_yaml_is_an_error_of_its_record_alone(db_path, tmp_path):
     deep = "[" * 100_000 + "]" * 100_000
     lines = tmp_path / "registry.jsonl"
     lines.write_text(f'{{"url": "https://good.example.com/1"}}\n{deep}\n', "utf-8")
@@ -104,10 +104,23 @@ def test_deeply_nested_json_or_yaml_is_a_record_error_or_a_file_error(db_path, t
     report, urls = import_file(db_path, listed)
     assert report.errors == ["registry.yaml:2: nested too deeply"]
     assert "https://good.example.com/3" in urls
+    # a JSON array: the deep item is an error of its own, its neighbours are imported
     whole = tmp_path / "registry.json"
-    whole.write_text(f'[{{"url": "https://good.example.com/2"}}, {deep}]', "utf-8")
-    with pytest.raises(RegistryFileError, match="registry.json: not valid JSON: nested too deep"):
-        import_file(db_path, whole)
+    whole.write_text(
+        f'[{{"url": "https://good.example.com/2"}},\n {deep},\n'
+        f' {{"url": "https://good.example.com/4", "title": "a ] and a \\" in a string"}}]',
+        "utf-8",
+    )
+    report, urls = import_file(db_path, whole)
+    assert report.errors == ["registry.json: item 2: nested too deeply"]
+    assert {"https://good.example.com/2", "https://good.example.com/4"} <= set(urls)
+    # a broken file still imports nothing, however deep
+    broken = tmp_path / "broken.json"
+    broken.write_text(f'[{{"url": "https://good.example.com/5"}}, {deep} {{}}]', "utf-8")
+    with pytest.raises(RegistryFileError, match="broken.json:1: not valid JSON: Expecting ','"):
+        import_file(db_path, broken)
+    with Store(db_path) as store:
+        assert "https://good.example.com/5" not in {r["url"] for r in store.iter_resources()}
 
 
 def test_a_long_url_list_commits_in_batches(db_path, monkeypatch):
