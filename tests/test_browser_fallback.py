@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from storage import Store
-from tests.test_crawl import citecache, crawl
+from tests.test_crawl import ROOT, citecache, crawl
+from tests.test_hostile import REBINDING_CRAWL
 from tests.test_worker import START_TIMEOUT, Worker
 
 CHROMIUM = "/usr/bin/chromium"
@@ -135,6 +138,54 @@ def test_script_only_page_is_rendered_and_cannot_reach_the_intranet(servers, tmp
     assert "/api/article" in site.paths  # the script ran, its own origin answered
     assert "/redirect-out" in site.paths  # asked, and its redirect refused
     assert intranet.paths == []
+
+
+# The script asks for a name that resolves public when the crawl checks it and to
+# 127.0.0.1 at every later look-up (tests/test_hostile.py's stand-in name server), then,
+# that request over, for the article. The name is "localhost": the stand-in answers in
+# the crawl's process only, and a fetch that resolved the name again outside it (as
+# Playwright's own did) must find 127.0.0.1 there too for the test to catch it.
+REBINDING_JS = """
+fetch("http://localhost:%(intranet)d/by-rebinding").catch(() => {}).finally(() =>
+  fetch("/api/article").then(r => r.json()).then(data => {
+    const paragraphs = data.paragraphs.map(p => "<p>" + p + "</p>").join("");
+    document.getElementById("root").innerHTML =
+      "<article><h1>" + data.title + "</h1>" + paragraphs + "</article>";
+  }));
+"""
+
+
+@needs_chromium
+def test_a_name_that_turns_private_after_the_check_is_not_fetched_by_the_page(servers, tmp_path):
+    site, intranet = servers
+    site_routes = site.routes
+    js = (REBINDING_JS % {"intranet": intranet.server_port}).encode()
+    site.routes = lambda path: (
+        (200, {"Content-Type": "application/javascript"}, js)
+        if path == "/app.js"
+        else site_routes(path)
+    )
+    db = tmp_path / "cache.db"
+    citecache(db, "--allow-private", "add", f"{site.base}/app")
+    done = subprocess.run(
+        [sys.executable, "-c", REBINDING_CRAWL, "localhost", "--db", str(db)]
+        + ["crawl", "--allow-private", "--json", "--all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["byStatus"] == {"ok": 1}
+    with Store(db) as store:
+        row = store.sql.row(
+            "SELECT s.full_text, s.fetch_method FROM snapshots s "
+            "JOIN resources r ON r.current_snapshot_id = s.id"
+        )
+    assert row["fetch_method"] == "browser"
+    assert ARTICLE[-1] in row["full_text"]  # the script ran, past the refused request
+    assert intranet.paths == []
+    assert "refused localhost: resolves to non-public address 127.0.0.1" in done.stderr
 
 
 LONG_ARTICLE = (
