@@ -15,6 +15,7 @@ also shows that the script ran and its allowed requests went through.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import subprocess
 import sys
@@ -186,6 +187,43 @@ def test_a_name_that_turns_private_after_the_check_is_not_fetched_by_the_page(se
     assert ARTICLE[-1] in row["full_text"]  # the script ran, past the refused request
     assert intranet.paths == []
     assert "refused localhost: resolves to non-public address 127.0.0.1" in done.stderr
+
+
+BOUNDED_JS = """
+const write = extra => fetch("/api/article").then(r => r.json()).then(data => {
+  const paragraphs = data.paragraphs.map(p => "<p>" + p + "</p>").join("");
+  document.getElementById("root").innerHTML =
+    "<article><h1>" + data.title + "</h1>" + paragraphs + extra + "</article>";
+});
+fetch("/big").then(r => r.text()).then(t => write("<p>The big body arrived.</p>"),
+                                       () => write(""));
+"""
+
+
+@needs_chromium
+def test_a_rendered_pages_requests_are_decoded_and_bounded_by_the_maxsize(servers, tmp_path):
+    """The page's fetches come back decoded (gzip), their bodies counted decoded: a small
+    compressed body that inflates past DOWNLOAD_MAXSIZE is not handed to the page."""
+    site, _intranet = servers
+    site_routes = site.routes
+    gzip_json = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    article = {"title": "A script-only article", "paragraphs": ARTICLE}
+    pages = {
+        "/app.js": ({"Content-Type": "application/javascript"}, BOUNDED_JS.encode()),
+        "/api/article": (gzip_json, gzip.compress(json.dumps(article).encode())),
+        "/big": ({"Content-Type": "text/plain", "Content-Encoding": "gzip"},
+                 gzip.compress(b"x" * 400_000)),
+    }  # fmt: skip
+    site.routes = lambda path: (200, *pages[path]) if path in pages else site_routes(path)
+    db = tmp_path / "cache.db"
+    citecache(db, "--allow-private", "add", f"{site.base}/app")
+    assert crawl(db, "--all", "-s", "DOWNLOAD_MAXSIZE=100000")["byStatus"] == {"ok": 1}
+    with Store(db) as store:
+        text = store.sql.scalar(
+            "SELECT s.full_text FROM snapshots s JOIN resources r ON r.current_snapshot_id = s.id"
+        )
+    assert ARTICLE[-1] in text
+    assert "/big" in site.paths and "The big body arrived" not in text
 
 
 LONG_ARTICLE = (
