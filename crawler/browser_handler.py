@@ -9,8 +9,9 @@ builds it, and so imports Playwright, with the first of them). It
   connection of that fetch gets its addresses from crawler/resolver.py's check, as the
   crawl's own connections do: the addresses checked are the addresses connected to, so
   a name that turns private after the first check (DNS rebinding) is refused, not
-  fetched. Chromium itself connects to nothing: Playwright's own fetch would resolve
-  the name again. Bodies are bounded by DOWNLOAD_MAXSIZE, each hop by the time limit.
+  fetched. Neither Chromium nor Playwright's own fetch (``route.fetch``) sends them:
+  both would resolve the name again. Bodies are bounded by DOWNLOAD_MAXSIZE (decoded),
+  each hop by the time limit.
 - follows redirects here, hop by hop, each hop checked: Chromium does not show a
   page's redirected requests to Playwright's routes, so letting it follow them itself
   would let a public URL redirect into the intranet.
@@ -155,15 +156,15 @@ class RenderingHandler(ScrapyPlaywrightDownloadHandler):
         await wrapper.context.route_web_socket("**", self._refuse_websocket)
         return wrapper
 
-    async def _refuse_websocket(self, socket: WebSocketRoute) -> None:
+    async def _refuse_websocket(self, websocket: WebSocketRoute) -> None:
         self.stats.inc_value("citecache/browser/requests_refused")
-        await socket.close(code=1008, reason="no WebSockets in rendered pages")
+        await websocket.close(code=1008, reason="no WebSockets in rendered pages")
 
     def _make_request_handler(self, *, url: str, headers, **_kwargs):
         """The route of every request of the page rendering ``url``."""
         guard = AddressGuard(url, allow_private=self.allow_private)
         user_agent = headers.get("User-Agent")
-        extra = {"User-Agent": user_agent.decode("latin-1")} if user_agent else {}
+        extra = {"user-agent": user_agent.decode("latin-1")} if user_agent else {}
 
         async def handle(route: Route, request: PlaywrightRequest) -> None:
             try:
@@ -194,8 +195,9 @@ class RenderingHandler(ScrapyPlaywrightDownloadHandler):
     ) -> None:
         """Fetch the request, following redirects here, each hop checked; fulfill the
         page's request with the final answer."""
+        # all_headers(): lower-case names, as ``extra``'s
         all_headers = {**await request.all_headers(), **extra}
-        headers = {k: v for k, v in all_headers.items() if k.lower() not in NOT_FORWARDED}
+        headers = {k: v for k, v in all_headers.items() if k not in NOT_FORWARDED}
         method, body, url = request.method, request.post_data_buffer, request.url
         for _hop in range(self.max_redirects + 1):
             status, answer_headers, answer = await self._fetch(method, url, headers, body, guard)

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from storage import Store
+from storage.urlsafety import UnsafeURL
 from tests.test_crawl import ROOT, citecache, crawl
 from tests.test_hostile import REBINDING_CRAWL
 from tests.test_worker import START_TIMEOUT, Worker
@@ -290,6 +291,15 @@ def test_address_guard(allow_private, url, allowed):
 
     guard = AddressGuard("http://127.0.0.1:8000/app", allow_private=allow_private)
     assert asyncio.run(guard.allows(url)) is allowed
+
+
+def test_the_fetchs_resolver_hands_over_only_checked_addresses():
+    from crawler.browser_handler import CheckedResolver
+
+    with pytest.raises(UnsafeURL, match="non-public address 127.0.0.1"):
+        asyncio.run(CheckedResolver(allow_private=False).resolve("localhost", 80))
+    found = asyncio.run(CheckedResolver(allow_private=True).resolve("localhost", 80))
+    assert {(r["host"], r["port"]) for r in found} >= {("127.0.0.1", 80)}
 
 
 TEASER = (
