@@ -15,7 +15,10 @@ also shows that the script ran and its allowed requests went through.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,7 +27,9 @@ from pathlib import Path
 import pytest
 
 from storage import Store
-from tests.test_crawl import citecache, crawl
+from storage.urlsafety import UnsafeURL
+from tests.test_crawl import ROOT, citecache, crawl
+from tests.test_hostile import REBINDING_CRAWL
 from tests.test_worker import START_TIMEOUT, Worker
 
 CHROMIUM = "/usr/bin/chromium"
@@ -137,6 +142,91 @@ def test_script_only_page_is_rendered_and_cannot_reach_the_intranet(servers, tmp
     assert intranet.paths == []
 
 
+# The script asks for a name that resolves public when the crawl checks it and to
+# 127.0.0.1 at every later look-up (tests/test_hostile.py's stand-in name server), then,
+# that request over, for the article. The name is "localhost": the stand-in answers in
+# the crawl's process only, and a fetch that resolved the name again outside it (as
+# Playwright's own did) must find 127.0.0.1 there too for the test to catch it.
+REBINDING_JS = """
+fetch("http://localhost:%(intranet)d/by-rebinding").catch(() => {}).finally(() =>
+  fetch("/api/article").then(r => r.json()).then(data => {
+    const paragraphs = data.paragraphs.map(p => "<p>" + p + "</p>").join("");
+    document.getElementById("root").innerHTML =
+      "<article><h1>" + data.title + "</h1>" + paragraphs + "</article>";
+  }));
+"""
+
+
+@needs_chromium
+def test_a_name_that_turns_private_after_the_check_is_not_fetched_by_the_page(servers, tmp_path):
+    site, intranet = servers
+    site_routes = site.routes
+    js = (REBINDING_JS % {"intranet": intranet.server_port}).encode()
+    site.routes = lambda path: (
+        (200, {"Content-Type": "application/javascript"}, js)
+        if path == "/app.js"
+        else site_routes(path)
+    )
+    db = tmp_path / "cache.db"
+    citecache(db, "--allow-private", "add", f"{site.base}/app")
+    done = subprocess.run(
+        [sys.executable, "-c", REBINDING_CRAWL, "localhost", "--db", str(db)]
+        + ["crawl", "--allow-private", "--json", "--all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["byStatus"] == {"ok": 1}
+    with Store(db) as store:
+        row = store.sql.row(
+            "SELECT s.full_text, s.fetch_method FROM snapshots s "
+            "JOIN resources r ON r.current_snapshot_id = s.id"
+        )
+    assert row["fetch_method"] == "browser"
+    assert ARTICLE[-1] in row["full_text"]  # the script ran, past the refused request
+    assert intranet.paths == []
+    assert "refused localhost: resolves to non-public address 127.0.0.1" in done.stderr
+
+
+BOUNDED_JS = """
+const write = extra => fetch("/api/article").then(r => r.json()).then(data => {
+  const paragraphs = data.paragraphs.map(p => "<p>" + p + "</p>").join("");
+  document.getElementById("root").innerHTML =
+    "<article><h1>" + data.title + "</h1>" + paragraphs + extra + "</article>";
+});
+fetch("/big").then(r => r.text()).then(t => write("<p>The big body arrived.</p>"),
+                                       () => write(""));
+"""
+
+
+@needs_chromium
+def test_a_rendered_pages_requests_are_decoded_and_bounded_by_the_maxsize(servers, tmp_path):
+    """The page's fetches come back decoded (gzip), their bodies counted decoded: a small
+    compressed body that inflates past DOWNLOAD_MAXSIZE is not handed to the page."""
+    site, _intranet = servers
+    site_routes = site.routes
+    gzip_json = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    article = {"title": "A script-only article", "paragraphs": ARTICLE}
+    pages = {
+        "/app.js": ({"Content-Type": "application/javascript"}, BOUNDED_JS.encode()),
+        "/api/article": (gzip_json, gzip.compress(json.dumps(article).encode())),
+        "/big": ({"Content-Type": "text/plain", "Content-Encoding": "gzip"},
+                 gzip.compress(b"x" * 400_000)),
+    }  # fmt: skip
+    site.routes = lambda path: (200, *pages[path]) if path in pages else site_routes(path)
+    db = tmp_path / "cache.db"
+    citecache(db, "--allow-private", "add", f"{site.base}/app")
+    assert crawl(db, "--all", "-s", "DOWNLOAD_MAXSIZE=100000")["byStatus"] == {"ok": 1}
+    with Store(db) as store:
+        text = store.sql.scalar(
+            "SELECT s.full_text FROM snapshots s JOIN resources r ON r.current_snapshot_id = s.id"
+        )
+    assert ARTICLE[-1] in text
+    assert "/big" in site.paths and "The big body arrived" not in text
+
+
 LONG_ARTICLE = (
     "<html><head><title>A long article</title></head><body><article><h1>A long article</h1>"
     + "".join(
@@ -201,6 +291,15 @@ def test_address_guard(allow_private, url, allowed):
 
     guard = AddressGuard("http://127.0.0.1:8000/app", allow_private=allow_private)
     assert asyncio.run(guard.allows(url)) is allowed
+
+
+def test_the_fetchs_resolver_hands_over_only_checked_addresses():
+    from crawler.browser_handler import CheckedResolver
+
+    with pytest.raises(UnsafeURL, match="non-public address 127.0.0.1"):
+        asyncio.run(CheckedResolver(allow_private=False).resolve("localhost", 80))
+    found = asyncio.run(CheckedResolver(allow_private=True).resolve("localhost", 80))
+    assert {(r["host"], r["port"]) for r in found} >= {("127.0.0.1", 80)}
 
 
 TEASER = (

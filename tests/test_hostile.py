@@ -131,23 +131,28 @@ def test_the_connection_itself_refuses_every_spelling_of_loopback(mockserver, db
 
 
 # A name server that answers a public address for the first look-up of a name under
-# rebind.test and 127.0.0.1 for every later one (DNS rebinding), in the crawl's process.
+# the domain given as first argument and 127.0.0.1 for every later one (DNS rebinding),
+# in the crawl's process; the other arguments are citecache's.
 REBINDING_CRAWL = """
 import socket, sys
+domain = sys.argv.pop(1)
 lookups = {}
 real_getaddrinfo, real_gethostbyname = socket.getaddrinfo, socket.gethostbyname
+
+def rebinds(host):
+    return host == domain or str(host).endswith("." + domain)
 
 def answer(host):
     lookups[host] = lookups.get(host, 0) + 1
     return "93.184.215.14" if lookups[host] == 1 else "127.0.0.1"
 
 def getaddrinfo(host, port, *args, **kwargs):
-    if not str(host).endswith(".rebind.test"):
+    if not rebinds(host):
         return real_getaddrinfo(host, port, *args, **kwargs)
     return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answer(host), int(port or 0)))]
 
 def gethostbyname(host):
-    return answer(host) if host.endswith(".rebind.test") else real_gethostbyname(host)
+    return answer(host) if rebinds(host) else real_gethostbyname(host)
 
 socket.getaddrinfo, socket.gethostbyname = getaddrinfo, gethostbyname
 from citecache.cli import cli
@@ -162,7 +167,8 @@ def test_a_name_that_turns_private_after_the_check_is_not_fetched(mockserver, db
     with Store(db_path) as store:
         resource_id = store.register(url).resource["id"]
     done = subprocess.run(
-        [sys.executable, "-c", REBINDING_CRAWL, "--db", str(db_path), "crawl", "--all"]
+        [sys.executable, "-c", REBINDING_CRAWL, "rebind.test", "--db", str(db_path)]
+        + ["crawl", "--all"]
         + ["-s", "ROBOTSTXT_OBEY=False"],
         cwd=ROOT,
         capture_output=True,
