@@ -28,6 +28,10 @@ FAST = [
     "CITECACHE_WORKER_LEASE_SECONDS=4",
     "-s",
     "CITECACHE_WRITE_INTERVAL=0.2",
+    # One extraction process per worker: the pages are tiny, and with one per core
+    # (4 under 2 workers) the server's view of the gaps lagged on this 2-core machine.
+    "-s",
+    "CITECACHE_EXTRACT_WORKERS=1",
 ]
 
 
