@@ -99,8 +99,10 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> Metadata:
     meta = Metadata()
     tags = _meta_tags(tree)
     _from_citation(meta, tags)
-    for item in _safe(lambda: _jsonld_items(tree), []):
-        _from_jsonld(meta, item)
+    items = _safe(lambda: _jsonld_items(tree), [])
+    nodes = _jsonld_nodes(items)
+    for item in items:
+        _from_jsonld(meta, item, nodes)
     og = _opengraph(tree)
     _from_opengraph(meta, og)
     _from_dublincore(meta, tree)
@@ -224,12 +226,12 @@ def _from_citation(meta: Metadata, tags: dict[str, list[str]]) -> None:
         meta.offer("type_hint", "paper", "citation")
 
 
-def _from_jsonld(meta: Metadata, item: Any) -> None:
+def _from_jsonld(meta: Metadata, item: Any, nodes: dict[str, dict] | None = None) -> None:
     if not isinstance(item, dict):
         return
     if "@graph" in item and isinstance(item["@graph"], list):
         for sub in item["@graph"]:
-            _from_jsonld(meta, sub)
+            _from_jsonld(meta, sub, nodes)
         return
     types = item.get("@type")
     types = [
@@ -247,11 +249,13 @@ def _from_jsonld(meta: Metadata, item: Any) -> None:
         item.get("headline")
     ):
         meta.offer("description", _text(item.get("description")), "json-ld")
+        # a WebPage's author is the page's (Yoast states the post's author there only)
+        meta.offer("authors", _people(_resolved(item.get("author"), nodes or {})), "json-ld")
         return
     for t in types:
         meta.offer("type_hint", _JSONLD_TYPES.get(t), "json-ld")
     meta.offer("title", _text(item.get("headline")) or _text(item.get("name")), "json-ld")
-    meta.offer("authors", _people(item.get("author")), "json-ld")
+    meta.offer("authors", _people(_resolved(item.get("author"), nodes or {})), "json-ld")
     meta.offer(
         "published", _text(item.get("datePublished")) or _text(item.get("dateCreated")), "json-ld"
     )
@@ -286,6 +290,28 @@ def _jsonld_ids(meta: Metadata, item: dict) -> None:
             meta.offer("arxiv_id", identifiers.normalize_arxiv(value), "json-ld")
         elif lowered.startswith("pmid:") or "pubmed" in lowered:
             meta.offer("pmid", identifiers.normalize_pmid(value.split(":")[-1]), "json-ld")
+
+
+def _jsonld_nodes(items: list[Any]) -> dict[str, dict]:
+    """The page's JSON-LD objects by ``@id``, top level and in ``@graph``."""
+    nodes: dict[str, dict] = {}
+    for item in items:
+        graph = item.get("@graph") if isinstance(item, dict) else None
+        for node in [item, *(graph if isinstance(graph, list) else [])]:
+            if isinstance(node, dict) and isinstance(node.get("@id"), str):
+                nodes.setdefault(node["@id"], node)
+    return nodes
+
+
+def _resolved(value: Any, nodes: dict[str, dict]) -> Any:
+    """``value`` with references (``{"@id": ...}`` and no name) replaced by the node named:
+    Yoast and other SEO plugins state the article's author as a reference to a Person
+    elsewhere in the graph."""
+    if isinstance(value, list):
+        return [_resolved(v, nodes) for v in value]
+    if isinstance(value, dict) and "name" not in value and value.get("@id") in nodes:
+        return nodes[value["@id"]]
+    return value
 
 
 def _jsonld_items(tree: HtmlElement) -> list[Any]:

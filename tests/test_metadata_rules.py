@@ -247,3 +247,23 @@ def test_invalid_identifiers_and_cited_works_are_ignored():
     top = '<p>See <a href="https://doi.org/10.1000/other">another paper</a>.</p>'
     result = extract(page(head, top), URL)
     assert (result.doi, result.isbn) == (None, None)
+
+
+def test_jsonld_author_given_as_a_reference_to_a_person_in_the_graph():
+    head = (
+        '<script type="application/ld+json">{"@context": "https://schema.org", "@graph": ['
+        '{"@type": "Article", "headline": "A post", "author": {"@id": "https://example.org/#/p/1"}},'
+        '{"@type": "Person", "@id": "https://example.org/#/p/1", "name": "Kim Lee"}]}</script>'
+    )
+    result = extract(page(head), URL)
+    assert result.authors == ["Kim Lee"]
+    assert result.metadata_sources["authors"] == "json-ld"
+
+
+def test_jsonld_webpage_author_counts():
+    head = (
+        '<script type="application/ld+json">{"@graph": ['
+        '{"@type": "WebPage", "name": "A post", "author": {"@id": "#kim"}},'
+        '{"@type": "Person", "@id": "#kim", "name": "Kim Lee"}]}</script>'
+    )
+    assert extract(page(head), URL).authors == ["Kim Lee"]
