@@ -29,8 +29,27 @@ _CANDIDATES = XPath(
     " or contains(@id, 'author') or contains(@class, 'vcard')]"
 )
 # Elements whose own text may open an unmarked byline ("Von Lisa Petrich", "By X | date")
-_TEXT_BYLINE_TAGS = ("p", "span", "small", "h4", "h5", "h6", "time", "address", "em", "div")
-_TEXT_BYLINE = re.compile(r"^\s*(?:by|von|par|por|door)\s+\w", re.I)
+_TEXT_BYLINE_TAGS = (
+    "p",
+    "span",
+    "small",
+    "h4",
+    "h5",
+    "h6",
+    "time",
+    "address",
+    "em",
+    "i",
+    "b",
+    "strong",
+    "div",
+)
+# "By X", also after a dash or a lead word ("Posted by X", "Text von X", "Autoren X und Y")
+_TEXT_BYLINE = re.compile(
+    r"^\s*(?:[-–—]+\s*)?(?:(?:(?:posted|written|text|blog\s+beitrag|beitrag|artikel)\s+)?"
+    r"(?:by|von|par|por|door)|autoren|authors)\s+\w",
+    re.I,
+)
 # at most this many "By ..." lines that are no byline are read: the byline sits near the
 # top, and later ones are sentences
 _TEXT_BYLINE_TRIES = 5
@@ -83,7 +102,7 @@ _PARTICLES = frozenset(
 )
 # words before a name: "By", "Von", "Posted by", "Text:", "Veröffentlicht von", ...
 _LEAD = re.compile(
-    r"^(?:(?:(?:post\s+)?author|autor(?:in)?|auteur|written|posted|published|veröffentlicht|"
+    r"^(?:(?:(?:post\s+)?authors?|autor(?:in|en)?|auteur|written|posted|published|veröffentlicht|"
     r"verfasst|erstellt|geschrieben|eingestellt|publiziert|publié|publicado|escrito|text|texte|"
     r"interview|redaktion|story|reporting|ein\s+artikel|artikel|beitrag|blog\s+beitrag|"
     r"alle\s+(?:artikel|beiträge)|zeige\s+alle\s+beiträge|mehr|more\s+from|rezept|recipe)"
@@ -94,7 +113,7 @@ _BY = re.compile(r"^(?:by|von|vom|par|por|di|door)\s+", re.I)
 # where a byline's name ends: a date, a time, a separator, "on"/"am"/"le" + date
 _NAME_END = re.compile(
     r"\s*(?:[|•·—–]|\s-\s|\d|\s(?:on|am|at|um|the|[Hh]ace)(?:\s|$)|\bsays\b|\bsagt\b|"
-    r"\bsaid\b|\(|@|\s/\s)"
+    r"\bsaid\b|\(|@|\s/\s|\s(?:Illustrations?|Fotos?|Photos?|Bilder?)\b)"
 )
 # a weekday left between a byline's name and its date ("Von Tomas Spahn Fr, 18. Oktober")
 _TRAILING_WEEKDAY = re.compile(
@@ -284,7 +303,7 @@ def _names_author(node: HtmlElement) -> bool:
 
 def _byline_names(text: str) -> str:
     """ "Von Tomas Spahn Fr, 18. Oktober 2019" -> "Tomas Spahn"."""
-    text = _LEAD.sub("", text, count=1)
+    text = _LEAD.sub("", text.lstrip("-–—~ "), count=1)
     # a label before the lead word: "Disko Von Ernst Lohoff", "Interview: By Kim Lee"
     text = re.sub(r"^(?:\S+\s+){1,2}?(?:By|BY|Von|VON|Par|PAR|Por|POR)\s+", "", text, count=1)
     text = _NAME_END.split(text, maxsplit=1)[0]

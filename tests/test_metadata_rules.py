@@ -123,6 +123,12 @@ def test_byline_forms(top, expected):
         ("<byline>Von David Hutzler, dpa</byline>", ["David Hutzler"]),
         ("<p>Von den umliegenden Höfen kaufte er Speck, Hartbrot und Kartoffeln.</p>", []),
         ("<p>By the way, nobody signed this.</p>", []),
+        ("<p>Posted by Konstantin @ 12:00 am</p>", ["Konstantin"]),
+        ("<p>Blog Beitrag von Margarita Koreneva</p>", ["Margarita Koreneva"]),
+        ("<p><i>von Daniela Obers</i></p>", ["Daniela Obers"]),
+        ("<p><em>---- by Kenneth Surin</em></p>", ["Kenneth Surin"]),
+        ("<p>Autoren Jelko Djuren und Jutta Klaukien</p>", ["Jelko Djuren", "Jutta Klaukien"]),
+        ("<p><em>Text von Chris Seiler Illustration von Markus Roost</em></p>", ["Chris Seiler"]),
     ],
 )
 def test_unmarked_bylines_need_a_line_of_names(top, expected):
