@@ -110,10 +110,13 @@ _LEAD = re.compile(
     re.I,
 )
 _BY = re.compile(r"^(?:by|von|vom|par|por|di|door)\s+", re.I)
-# where a byline's name ends: a date, a time, a separator, "on"/"am"/"le" + date
+# where a byline's name ends: a date, a time (digits that do not end a user name such as
+# "freeman1984"), a separator, "on"/"am"/"le" + date, a photo credit, a link to the
+# author's other articles
 _NAME_END = re.compile(
-    r"\s*(?:[|•·—–]|\s-\s|\d|\s(?:on|am|at|um|the|[Hh]ace)(?:\s|$)|\bsays\b|\bsagt\b|"
-    r"\bsaid\b|\(|@|\s/\s|\s(?:Illustrations?|Fotos?|Photos?|Bilder?)\b)"
+    r"\s*(?:[|•·—–]|\s-\s|(?<!\w)\d|\s(?:on|am|at|um|the|[Hh]ace)(?:\s|$)|\bsays\b|"
+    r"\bsagt\b|\bsaid\b|\(|@|\s/\s|\s(?:Illustrations?|Fotos?|Photos?|Bilder?)\b|"
+    r"\s(?:[Aa]lle|[Aa]ll|[Mm]ehr|[Mm]ore)\s(?:[Aa]rtikel|[Bb]eiträge|[Pp]osts|[Aa]rticles)\b)"
 )
 # a weekday left between a byline's name and its date ("Von Tomas Spahn Fr, 18. Oktober")
 _TRAILING_WEEKDAY = re.compile(

@@ -105,6 +105,8 @@ def test_a_tag_date_that_the_page_contradicts_is_settled_by_the_extensive_search
             ["Kim Lee", "Sam Ng", "Jo Park"],
         ),
         ('<div class="author">Von Tomas Spahn Fr, 18. Oktober 2019</div>', ["Tomas Spahn"]),
+        ('<span class="author">freeman1984 on 2 May 2020</span>', ["freeman1984"]),
+        ('<div class="author">Johanna Kropfitsch Alle Artikel</div>', ["Johanna Kropfitsch"]),
     ],
 )
 def test_byline_forms(top, expected):
