@@ -388,11 +388,16 @@ def _from_dublincore(meta: Metadata, tree: HtmlElement) -> None:
 def _from_plain_meta(meta: Metadata, tags: dict[str, list[str]]) -> None:
     first = {k: v[0] for k, v in tags.items()}
     meta.offer("title", first.get("twitter:title"), "meta")
-    author = first.get("author") or first.get("parsely-author") or first.get("sailthru.author")
+    author = (
+        first.get("author")
+        or "; ".join(tags.get("parsely-author", []))  # one tag per author
+        or first.get("sailthru.author")
+    )
     if author and not author.startswith("http"):
-        meta.offer(
-            "authors", [a.strip() for a in re.split(r";|\band\b", author) if a.strip()], "meta"
-        )
+        names = [a.strip() for a in re.split(r";|\band\b", author) if a.strip()]
+        if meta.sources.get("authors") == "json-ld" and _extends(names, meta.authors):
+            meta.authors = []  # JSON-LD often names the first author only
+        meta.offer("authors", names, "meta")
     meta.offer("description", first.get("description") or first.get("twitter:description"), "meta")
     meta.offer(
         "published",
@@ -410,6 +415,12 @@ def _from_plain_meta(meta: Metadata, tags: dict[str, list[str]]) -> None:
         "meta",
     )
     meta.offer("language", first.get("language") or first.get("content-language"), "meta")
+
+
+def _extends(values: list[str], found: list[str]) -> bool:
+    """Whether author strings ``values`` name more people than ``found``, all of them too."""
+    more = {n.casefold() for n in authors.clean_authors(values)}
+    return len(more) > len(found) and all(n.casefold() in more for n in found)
 
 
 def _from_html(meta: Metadata, tree: HtmlElement, url: str | None) -> None:

@@ -275,3 +275,18 @@ def test_jsonld_webpage_author_counts():
         '{"@type": "Person", "@id": "#kim", "name": "Kim Lee"}]}</script>'
     )
     assert extract(page(head), URL).authors == ["Kim Lee"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<meta name="author" content="Kim Lee, Sam Ng">',
+        '<meta name="parsely-author" content="Kim Lee"><meta name="parsely-author" content="Sam Ng">',
+    ],
+)
+def test_a_meta_author_list_that_extends_the_jsonld_one_wins(head):
+    jsonld = (
+        '<script type="application/ld+json">{"@type": "Article", "headline": "A post",'
+        ' "author": {"@type": "Person", "name": "Kim Lee"}}</script>'
+    )
+    assert extract(page(jsonld + head), URL).authors == ["Kim Lee", "Sam Ng"]
