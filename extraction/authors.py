@@ -46,7 +46,8 @@ _TEXT_BYLINE_TAGS = (
 )
 # "By X", also after a dash or a lead word ("Posted by X", "Text von X", "Autoren X und Y")
 _TEXT_BYLINE = re.compile(
-    r"^\s*(?:[-–—]+\s*)?(?:(?:(?:posted|written|text|blog\s+beitrag|beitrag|artikel)\s+)?"
+    r"^\s*(?:[-–—]+\s*|[\d.:/-]+\s+){0,2}(?:(?:(?:posted|written|text|blog\s+beitrag|"
+    r"beitrag|artikel)\s+)?"
     r"(?:by|von|par|por|door)|autoren|authors)\s+\w",
     re.I,
 )
@@ -114,7 +115,7 @@ _BY = re.compile(r"^(?:by|von|vom|par|por|di|door)\s+", re.I)
 # "freeman1984"), a separator, "on"/"am"/"le" + date, a photo credit, a link to the
 # author's other articles
 _NAME_END = re.compile(
-    r"\s*(?:[|•·—–]|\s-\s|(?<!\w)\d|\s(?:on|am|at|um|the|[Hh]ace)(?:\s|$)|\bsays\b|"
+    r"\s*(?:[|•·—–]|\s-\s|(?<!\w)\d|\s(?:on|am|at|um|in|the|[Hh]ace)(?:\s|$)|\bsays\b|"
     r"\bsagt\b|\bsaid\b|\(|@|\s/\s|\s(?:Illustrations?|Fotos?|Photos?|Bilder?)\b|"
     r"\s(?:[Aa]lle|[Aa]ll|[Mm]ehr|[Mm]ore)\s(?:[Aa]rtikel|[Bb]eiträge|[Pp]osts|[Aa]rticles)\b)"
 )
@@ -304,9 +305,14 @@ def _names_author(node: HtmlElement) -> bool:
     )
 
 
+# a date before the name: "Posted on May 4, 2020 by Kim Lee", "06.11.2023 13:30 von Olga"
+_DATE_THEN_BY = re.compile(r"^[^|•]*?\d[^|•]*?\s(?:by|By|BY|von|Von)\s+(?=[^\W\d_])")
+
+
 def _byline_names(text: str) -> str:
     """ "Von Tomas Spahn Fr, 18. Oktober 2019" -> "Tomas Spahn"."""
-    text = _LEAD.sub("", text.lstrip("-–—~ "), count=1)
+    text = _DATE_THEN_BY.sub("", text.lstrip("-–—~ "), count=1)
+    text = _LEAD.sub("", text, count=1)
     # a label before the lead word: "Disko Von Ernst Lohoff", "Interview: By Kim Lee"
     text = re.sub(r"^(?:\S+\s+){1,2}?(?:By|BY|Von|VON|Par|PAR|Por|POR)\s+", "", text, count=1)
     text = _NAME_END.split(text, maxsplit=1)[0]
