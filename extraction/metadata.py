@@ -81,15 +81,20 @@ class Metadata:
     type_hint: str | None = None
     """Page type implied by the markup (JSON-LD @type, citation_* tags); None if unsaid."""
     sources: dict[str, str] = field(default_factory=dict)
+    stated_date: str | None = field(default=None, repr=False)
+    """The published date as the page wrote it (with its time and zone, if any)."""
 
     def offer(self, name: str, value: Any, source: str) -> None:
         """Set field ``name`` to ``value`` unless a more trusted source already did."""
+        raw = value
         if isinstance(value, str):
             value = _SPACES.sub(" ", value).strip()
             if name == "published":  # a date that does not parse leaves room for the next
                 value = iso_date(value)
         if not value or getattr(self, name):
             return
+        if name == "published":
+            self.stated_date = raw
         setattr(self, name, value)
         self.sources[name] = source
 
@@ -124,7 +129,7 @@ def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
     """
     stated = meta.published
     quick = _htmldate(tree, url, extensive=False)
-    if stated and quick in (None, stated):
+    if stated and quick in (None, stated, _midnight_in_utc_read_as_is(meta)):
         return
     if quick and not stated:
         meta.offer("published", quick, "htmldate")
@@ -132,6 +137,15 @@ def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
     found = _htmldate(tree, url, extensive=True)
     if found and found != stated:
         meta.published, meta.sources["published"] = found, "htmldate-extensive"
+
+
+def _midnight_in_utc_read_as_is(meta: Metadata) -> str | None:
+    """The day before the stated date if that was a local midnight written in UTC: what
+    htmldate reads in the same tag, and no disagreement."""
+    stated = str(meta.stated_date or "")
+    if meta.published and _LOCAL_MIDNIGHT_IN_UTC.search(stated):
+        return (date.fromisoformat(meta.published) - timedelta(days=1)).isoformat()
+    return None
 
 
 def _htmldate(tree: HtmlElement, url: str | None, extensive: bool) -> str | None:
@@ -169,10 +183,17 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
 _SPLIT_SOURCES = ("meta", "opengraph", "byline")
 
 
+# A date without a time stored as the local midnight of a zone ahead of UTC (Europe's
+# +1/+2 mostly) and written in UTC reads as the evening before: "2022-11-06T23:00:00Z" is
+# a page dated 7 November. Nobody publishes on the dot at 20-23 h UTC, seconds zero.
+_LOCAL_MIDNIGHT_IN_UTC = re.compile(r"T2[0-3]:00(?::00(?:\.0+)?)?(?:Z|\+00:?00)$")
+
+
 def iso_date(value: str, today: date | None = None) -> str | None:
     """The YYYY-MM-DD date at the start of ``value`` (ISO or slashed), if it is plausible
     for a web page: a real date, from 1990 (the web's first year) to tomorrow (a page
-    stamped in a time zone ahead of ours); anything else is unknown."""
+    stamped in a time zone ahead of ours); anything else is unknown. The date is taken as
+    written, not converted to UTC, except a local midnight written in UTC."""
     match = _DATE.search(value)
     if not match:
         return None
@@ -181,6 +202,8 @@ def iso_date(value: str, today: date | None = None) -> str | None:
         found = date(y, m, d)
     except ValueError:
         return None
+    if _LOCAL_MIDNIGHT_IN_UTC.match(value, match.end()):
+        found += timedelta(days=1)
     latest = (today or date.today()) + timedelta(days=1)
     return found.isoformat() if date(1990, 1, 1) <= found <= latest else None
 

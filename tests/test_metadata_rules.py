@@ -67,6 +67,20 @@ def test_plausible_date_bounds():
     assert iso_date("2021-02-30", today) is None
 
 
+@pytest.mark.parametrize(
+    ("stated", "expected"),
+    [
+        ("2022-11-06T23:00:00.000Z", "2022-11-07"),  # local midnight at +1, in UTC
+        ("2021-11-04T22:00Z", "2021-11-05"),  # at +2
+        ("2022-11-06T23:00:00+01:00", "2022-11-06"),  # a local time: the date as written
+        ("2022-11-06T23:17:00Z", "2022-11-06"),
+        ("2019-12-09T19:00:49+01:00", "2019-12-09"),
+    ],
+)
+def test_dates_are_taken_as_written_but_a_local_midnight_in_utc(stated, expected):
+    assert iso_date(stated, date(2026, 11, 27)) == expected
+
+
 def test_a_date_only_in_the_text_comes_from_the_extensive_search():
     result = extract(page(top="<p>Published on March 12, 2019 by the team.</p>"), URL)
     assert result.published == "2019-03-12"
@@ -294,3 +308,10 @@ def test_a_meta_author_list_that_extends_the_jsonld_one_wins(head):
         ' "author": {"@type": "Person", "name": "Kim Lee"}}</script>'
     )
     assert extract(page(jsonld + head), URL).authors == ["Kim Lee", "Sam Ng"]
+
+
+def test_a_local_midnight_in_utc_is_not_overruled_by_htmldate():
+    head = '<meta property="article:published_time" content="2022-11-06T23:00:00.000Z">'
+    result = extract(page(head), URL)
+    assert result.published == "2022-11-07"
+    assert result.metadata_sources["published"] == "opengraph"
