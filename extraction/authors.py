@@ -26,7 +26,7 @@ _CANDIDATES = XPath(
     " or contains(@class, 'author') or contains(@class, 'Author')"
     " or contains(@class, 'byline') or contains(@class, 'Byline')"
     " or contains(@class, 'autor') or contains(@class, 'auteur') or self::byline"
-    " or contains(@id, 'author') or contains(@class, 'vcard')]"
+    " or contains(@id, 'author') or contains(@class, 'vcard') or contains(@class, 'contributor')]"
 )
 # Elements whose own text may open an unmarked byline ("Von Lisa Petrich", "By X | date")
 _TEXT_BYLINE_TAGS = (
@@ -48,7 +48,7 @@ _TEXT_BYLINE_TAGS = (
 _TEXT_BYLINE = re.compile(
     r"^\s*(?:[-–—]+\s*|[\d.:/-]+\s+){0,2}(?:(?:(?:posted|written|text|blog\s+beitrag|"
     r"beitrag|artikel)\s+)?"
-    r"(?:by|von|par|por|door)|autoren|authors)\s+\w",
+    r"(?:by|von|par|por|door)|autoren|authors|(?:autor(?:in)?|author|redaktion|text)\s*:)\s+\w",
     re.I,
 )
 # at most this many "By ..." lines that are no byline are read: the byline sits near the
@@ -56,7 +56,8 @@ _TEXT_BYLINE = re.compile(
 _TEXT_BYLINE_TRIES = 5
 # a class word that names the byline itself, not a bio, photo or list about authors
 _BYLINE_WORD = re.compile(
-    r"^(?:[\w-]*?(?:__|-|_))?(?:author|byline|authors|autor|auteurs?|autoren|vcard)"
+    r"^(?:[\w-]*?(?:__|-|_))?(?:author|byline|authors|autor|auteurs?|autoren|vcard|"
+    r"contributors?)"
     r"(?:(?:__|-|_)(?:name|link|info|txt|text|meta|wrapper|inner|first|box|block))*$|"
     r"^(?:author|byline)\w*$|authorName|AuthorName|dates_auteurs",
     re.I,

@@ -123,6 +123,7 @@ def test_a_tag_date_that_the_page_contradicts_is_settled_by_the_extensive_search
         ('<div class="author">Johanna Kropfitsch Alle Artikel</div>', ["Johanna Kropfitsch"]),
         ('<div class="post-author">Posted on May 4, 2020 by Adi Tzlil</div>', ["Adi Tzlil"]),
         ('<div class="byline">Posted by Kim Lee in Politics</div>', ["Kim Lee"]),
+        ('<span class="field-contributor"><a>Matthieu Hy</a></span>', ["Matthieu Hy"]),
     ],
 )
 def test_byline_forms(top, expected):
@@ -144,6 +145,7 @@ def test_byline_forms(top, expected):
         ("<p>Posted by Konstantin @ 12:00 am</p>", ["Konstantin"]),
         ("<h2><span>06.11.2023 13:30 von Olga</span></h2>", ["Olga"]),
         ("<p>Seite 2 von 5</p>", []),
+        ("<p>- Redaktion: Eberhard Fuhr (Pressesprecher)</p>", ["Eberhard Fuhr"]),
         ("<p>Blog Beitrag von Margarita Koreneva</p>", ["Margarita Koreneva"]),
         ("<p><i>von Daniela Obers</i></p>", ["Daniela Obers"]),
         ("<p><em>---- by Kenneth Surin</em></p>", ["Kenneth Surin"]),
