@@ -301,7 +301,8 @@ def test_jsonld_webpage_author_counts():
     "head",
     [
         '<meta name="author" content="Kim Lee, Sam Ng">',
-        '<meta name="parsely-author" content="Kim Lee"><meta name="parsely-author" content="Sam Ng">',
+        '<meta name="parsely-author" content="Kim Lee">'
+        '<meta name="parsely-author" content="Sam Ng">',
     ],
 )
 def test_a_meta_author_list_that_extends_the_jsonld_one_wins(head):
