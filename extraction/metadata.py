@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -170,13 +171,33 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     )
     if people:
         meta.authors = people
+        if len(people) == 1 and " " not in people[0]:
+            _spelled_out(tree, meta)
         return
-    found = _safe(lambda: authors.byline_authors(tree, meta.site_name), []) or _safe(
-        lambda: authors.text_byline_authors(tree, meta.site_name), []
-    )
+    found = _page_byline(tree, meta)
     meta.authors = []
     meta.sources.pop("authors", None)
     meta.offer("authors", found, "byline")
+
+
+def _page_byline(tree: HtmlElement, meta: Metadata) -> list[str]:
+    return _safe(lambda: authors.byline_authors(tree, meta.site_name), []) or _safe(
+        lambda: authors.text_byline_authors(tree, meta.site_name), []
+    )
+
+
+def _spelled_out(tree: HtmlElement, meta: Metadata) -> None:
+    """A tag author that is a handle ("arianschlichenmayer", "gabor_munier") gives way to
+    the page's byline when that spells the same letters as a name ("Arian Schlichenmayer")."""
+    found = _page_byline(tree, meta)
+    if len(found) == 1 and " " in found[0] and _letters(found[0]) == _letters(meta.authors[0]):
+        meta.authors, meta.sources["authors"] = found, "byline"
+
+
+def _letters(name: str) -> str:
+    """The name's letters, lowercased, without accents, spaces or punctuation."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if c.isalpha())  # accents decompose to marks
 
 
 # sources whose one value may name several people ("Kim Lee and Sam Ng")

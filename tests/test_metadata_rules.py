@@ -318,3 +318,13 @@ def test_a_local_midnight_in_utc_is_not_overruled_by_htmldate():
     result = extract(page(head), URL)
     assert result.published == "2022-11-07"
     assert result.metadata_sources["published"] == "opengraph"
+
+
+def test_a_handle_gives_way_to_the_byline_spelling_the_same_name():
+    head = meta_author("gabor_munier")
+    top = '<div class="byline">Von Gàbor Muniér</div>'
+    result = extract(page(head, top), URL)
+    assert result.authors == ["Gàbor Muniér"]
+    assert result.metadata_sources["authors"] == "byline"
+    other = extract(page(head, '<div class="byline">Von Kim Lee</div>'), URL)
+    assert other.authors == ["gabor_munier"]
