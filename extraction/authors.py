@@ -26,17 +26,38 @@ _CANDIDATES = XPath(
     " or contains(@class, 'author') or contains(@class, 'Author')"
     " or contains(@class, 'byline') or contains(@class, 'Byline')"
     " or contains(@class, 'autor') or contains(@class, 'auteur') or self::byline"
-    " or contains(@id, 'author') or contains(@class, 'vcard')]"
+    " or contains(@id, 'author') or contains(@class, 'vcard') or contains(@class, 'contributor')]"
 )
 # Elements whose own text may open an unmarked byline ("Von Lisa Petrich", "By X | date")
-_TEXT_BYLINE_TAGS = ("p", "span", "small", "h4", "h5", "h6", "time", "address", "em", "div")
-_TEXT_BYLINE = re.compile(r"^\s*(?:by|von|par|por|door)\s+\w", re.I)
+_TEXT_BYLINE_TAGS = (
+    "p",
+    "span",
+    "small",
+    "h4",
+    "h5",
+    "h6",
+    "time",
+    "address",
+    "em",
+    "i",
+    "b",
+    "strong",
+    "div",
+)
+# "By X", also after a dash or a lead word ("Posted by X", "Text von X", "Autoren X und Y")
+_TEXT_BYLINE = re.compile(
+    r"^\s*(?:[-–—]+\s*|[\d.:/-]+\s+){0,2}(?:(?:(?:posted|written|text|blog\s+beitrag|"
+    r"beitrag|artikel)\s+)?"
+    r"(?:by|von|par|por|door)|autoren|authors|(?:autor(?:in)?|author|redaktion|text)\s*:)\s+\w",
+    re.I,
+)
 # at most this many "By ..." lines that are no byline are read: the byline sits near the
 # top, and later ones are sentences
 _TEXT_BYLINE_TRIES = 5
 # a class word that names the byline itself, not a bio, photo or list about authors
 _BYLINE_WORD = re.compile(
-    r"^(?:[\w-]*?(?:__|-|_))?(?:author|byline|authors|autor|auteurs?|autoren|vcard)"
+    r"^(?:[\w-]*?(?:__|-|_))?(?:author|byline|authors|autor|auteurs?|autoren|vcard|"
+    r"contributors?)"
     r"(?:(?:__|-|_)(?:name|link|info|txt|text|meta|wrapper|inner|first|box|block))*$|"
     r"^(?:author|byline)\w*$|authorName|AuthorName|dates_auteurs",
     re.I,
@@ -83,7 +104,7 @@ _PARTICLES = frozenset(
 )
 # words before a name: "By", "Von", "Posted by", "Text:", "Veröffentlicht von", ...
 _LEAD = re.compile(
-    r"^(?:(?:(?:post\s+)?author|autor(?:in)?|auteur|written|posted|published|veröffentlicht|"
+    r"^(?:(?:(?:post\s+)?authors?|autor(?:in|en)?|auteur|written|posted|published|veröffentlicht|"
     r"verfasst|erstellt|geschrieben|eingestellt|publiziert|publié|publicado|escrito|text|texte|"
     r"interview|redaktion|story|reporting|ein\s+artikel|artikel|beitrag|blog\s+beitrag|"
     r"alle\s+(?:artikel|beiträge)|zeige\s+alle\s+beiträge|mehr|more\s+from|rezept|recipe)"
@@ -91,10 +112,13 @@ _LEAD = re.compile(
     re.I,
 )
 _BY = re.compile(r"^(?:by|von|vom|par|por|di|door)\s+", re.I)
-# where a byline's name ends: a date, a time, a separator, "on"/"am"/"le" + date
+# where a byline's name ends: a date, a time (digits that do not end a user name such as
+# "freeman1984"), a separator, "on"/"am"/"le" + date, a photo credit, a link to the
+# author's other articles
 _NAME_END = re.compile(
-    r"\s*(?:[|•·—–]|\s-\s|\d|\s(?:on|am|at|um|the|[Hh]ace)(?:\s|$)|\bsays\b|\bsagt\b|"
-    r"\bsaid\b|\(|@|\s/\s)"
+    r"\s*(?:[|•·—–]|\s-\s|(?<!\w)\d|\s(?:on|am|at|um|in|the|[Hh]ace)(?:\s|$)|\bsays\b|"
+    r"\bsagt\b|\bsaid\b|\(|@|\s/\s|\s(?:Illustrations?|Fotos?|Photos?|Bilder?)\b|"
+    r"\s(?:[Aa]lle|[Aa]ll|[Mm]ehr|[Mm]ore)\s(?:[Aa]rtikel|[Bb]eiträge|[Pp]osts|[Aa]rticles)\b)"
 )
 # a weekday left between a byline's name and its date ("Von Tomas Spahn Fr, 18. Oktober")
 _TRAILING_WEEKDAY = re.compile(
@@ -282,8 +306,13 @@ def _names_author(node: HtmlElement) -> bool:
     )
 
 
+# a date before the name: "Posted on May 4, 2020 by Kim Lee", "06.11.2023 13:30 von Olga"
+_DATE_THEN_BY = re.compile(r"^[^|•]*?\d[^|•]*?\s(?:by|By|BY|von|Von)\s+(?=[^\W\d_])")
+
+
 def _byline_names(text: str) -> str:
     """ "Von Tomas Spahn Fr, 18. Oktober 2019" -> "Tomas Spahn"."""
+    text = _DATE_THEN_BY.sub("", text.lstrip("-–—~ "), count=1)
     text = _LEAD.sub("", text, count=1)
     # a label before the lead word: "Disko Von Ernst Lohoff", "Interview: By Kim Lee"
     text = re.sub(r"^(?:\S+\s+){1,2}?(?:By|BY|Von|VON|Par|PAR|Por|POR)\s+", "", text, count=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -81,15 +82,20 @@ class Metadata:
     type_hint: str | None = None
     """Page type implied by the markup (JSON-LD @type, citation_* tags); None if unsaid."""
     sources: dict[str, str] = field(default_factory=dict)
+    stated_date: str | None = field(default=None, repr=False)
+    """The published date as the page wrote it (with its time and zone, if any)."""
 
     def offer(self, name: str, value: Any, source: str) -> None:
         """Set field ``name`` to ``value`` unless a more trusted source already did."""
+        raw = value
         if isinstance(value, str):
             value = _SPACES.sub(" ", value).strip()
             if name == "published":  # a date that does not parse leaves room for the next
                 value = iso_date(value)
         if not value or getattr(self, name):
             return
+        if name == "published":
+            self.stated_date = raw
         setattr(self, name, value)
         self.sources[name] = source
 
@@ -99,8 +105,10 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> Metadata:
     meta = Metadata()
     tags = _meta_tags(tree)
     _from_citation(meta, tags)
-    for item in _safe(lambda: _jsonld_items(tree), []):
-        _from_jsonld(meta, item)
+    items = _safe(lambda: _jsonld_items(tree), [])
+    nodes = _jsonld_nodes(items)
+    for item in items:
+        _from_jsonld(meta, item, nodes)
     og = _opengraph(tree)
     _from_opengraph(meta, og)
     _from_dublincore(meta, tree)
@@ -122,7 +130,7 @@ def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
     """
     stated = meta.published
     quick = _htmldate(tree, url, extensive=False)
-    if stated and quick in (None, stated):
+    if stated and quick in (None, stated, _midnight_in_utc_read_as_is(meta)):
         return
     if quick and not stated:
         meta.offer("published", quick, "htmldate")
@@ -130,6 +138,15 @@ def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
     found = _htmldate(tree, url, extensive=True)
     if found and found != stated:
         meta.published, meta.sources["published"] = found, "htmldate-extensive"
+
+
+def _midnight_in_utc_read_as_is(meta: Metadata) -> str | None:
+    """The day before the stated date if that was a local midnight written in UTC: what
+    htmldate reads in the same tag, and no disagreement."""
+    stated = str(meta.stated_date or "")
+    if meta.published and _LOCAL_MIDNIGHT_IN_UTC.search(stated):
+        return (date.fromisoformat(meta.published) - timedelta(days=1)).isoformat()
+    return None
 
 
 def _htmldate(tree: HtmlElement, url: str | None, extensive: bool) -> str | None:
@@ -154,23 +171,50 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     )
     if people:
         meta.authors = people
+        if len(people) == 1 and " " not in people[0]:
+            _spelled_out(tree, meta)
         return
-    found = _safe(lambda: authors.byline_authors(tree, meta.site_name), []) or _safe(
-        lambda: authors.text_byline_authors(tree, meta.site_name), []
-    )
+    found = _page_byline(tree, meta)
     meta.authors = []
     meta.sources.pop("authors", None)
     meta.offer("authors", found, "byline")
+
+
+def _page_byline(tree: HtmlElement, meta: Metadata) -> list[str]:
+    return _safe(lambda: authors.byline_authors(tree, meta.site_name), []) or _safe(
+        lambda: authors.text_byline_authors(tree, meta.site_name), []
+    )
+
+
+def _spelled_out(tree: HtmlElement, meta: Metadata) -> None:
+    """A tag author that is a handle ("arianschlichenmayer", "gabor_munier") gives way to
+    the page's byline when that spells the same letters as a name ("Arian Schlichenmayer")."""
+    found = _page_byline(tree, meta)
+    if len(found) == 1 and " " in found[0] and _letters(found[0]) == _letters(meta.authors[0]):
+        meta.authors, meta.sources["authors"] = found, "byline"
+
+
+def _letters(name: str) -> str:
+    """The name's letters, lowercased, without accents, spaces or punctuation."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if c.isalpha())  # accents decompose to marks
 
 
 # sources whose one value may name several people ("Kim Lee and Sam Ng")
 _SPLIT_SOURCES = ("meta", "opengraph", "byline")
 
 
+# A date without a time stored as the local midnight of a zone ahead of UTC (Europe's
+# +1/+2 mostly) and written in UTC reads as the evening before: "2022-11-06T23:00:00Z" is
+# a page dated 7 November. Nobody publishes on the dot at 20-23 h UTC, seconds zero.
+_LOCAL_MIDNIGHT_IN_UTC = re.compile(r"T2[0-3]:00(?::00(?:\.0+)?)?(?:Z|\+00:?00)$")
+
+
 def iso_date(value: str, today: date | None = None) -> str | None:
     """The YYYY-MM-DD date at the start of ``value`` (ISO or slashed), if it is plausible
     for a web page: a real date, from 1990 (the web's first year) to tomorrow (a page
-    stamped in a time zone ahead of ours); anything else is unknown."""
+    stamped in a time zone ahead of ours); anything else is unknown. The date is taken as
+    written, not converted to UTC, except a local midnight written in UTC."""
     match = _DATE.search(value)
     if not match:
         return None
@@ -179,6 +223,8 @@ def iso_date(value: str, today: date | None = None) -> str | None:
         found = date(y, m, d)
     except ValueError:
         return None
+    if _LOCAL_MIDNIGHT_IN_UTC.match(value, match.end()):
+        found += timedelta(days=1)
     latest = (today or date.today()) + timedelta(days=1)
     return found.isoformat() if date(1990, 1, 1) <= found <= latest else None
 
@@ -224,12 +270,12 @@ def _from_citation(meta: Metadata, tags: dict[str, list[str]]) -> None:
         meta.offer("type_hint", "paper", "citation")
 
 
-def _from_jsonld(meta: Metadata, item: Any) -> None:
+def _from_jsonld(meta: Metadata, item: Any, nodes: dict[str, dict] | None = None) -> None:
     if not isinstance(item, dict):
         return
     if "@graph" in item and isinstance(item["@graph"], list):
         for sub in item["@graph"]:
-            _from_jsonld(meta, sub)
+            _from_jsonld(meta, sub, nodes)
         return
     types = item.get("@type")
     types = [
@@ -247,11 +293,13 @@ def _from_jsonld(meta: Metadata, item: Any) -> None:
         item.get("headline")
     ):
         meta.offer("description", _text(item.get("description")), "json-ld")
+        # a WebPage's author is the page's (Yoast states the post's author there only)
+        meta.offer("authors", _people(_resolved(item.get("author"), nodes or {})), "json-ld")
         return
     for t in types:
         meta.offer("type_hint", _JSONLD_TYPES.get(t), "json-ld")
     meta.offer("title", _text(item.get("headline")) or _text(item.get("name")), "json-ld")
-    meta.offer("authors", _people(item.get("author")), "json-ld")
+    meta.offer("authors", _people(_resolved(item.get("author"), nodes or {})), "json-ld")
     meta.offer(
         "published", _text(item.get("datePublished")) or _text(item.get("dateCreated")), "json-ld"
     )
@@ -286,6 +334,28 @@ def _jsonld_ids(meta: Metadata, item: dict) -> None:
             meta.offer("arxiv_id", identifiers.normalize_arxiv(value), "json-ld")
         elif lowered.startswith("pmid:") or "pubmed" in lowered:
             meta.offer("pmid", identifiers.normalize_pmid(value.split(":")[-1]), "json-ld")
+
+
+def _jsonld_nodes(items: list[Any]) -> dict[str, dict]:
+    """The page's JSON-LD objects by ``@id``, top level and in ``@graph``."""
+    nodes: dict[str, dict] = {}
+    for item in items:
+        graph = item.get("@graph") if isinstance(item, dict) else None
+        for node in [item, *(graph if isinstance(graph, list) else [])]:
+            if isinstance(node, dict) and isinstance(node.get("@id"), str):
+                nodes.setdefault(node["@id"], node)
+    return nodes
+
+
+def _resolved(value: Any, nodes: dict[str, dict]) -> Any:
+    """``value`` with references (``{"@id": ...}`` and no name) replaced by the node named:
+    Yoast and other SEO plugins state the article's author as a reference to a Person
+    elsewhere in the graph."""
+    if isinstance(value, list):
+        return [_resolved(v, nodes) for v in value]
+    if isinstance(value, dict) and "name" not in value and value.get("@id") in nodes:
+        return nodes[value["@id"]]
+    return value
 
 
 def _jsonld_items(tree: HtmlElement) -> list[Any]:
@@ -362,11 +432,16 @@ def _from_dublincore(meta: Metadata, tree: HtmlElement) -> None:
 def _from_plain_meta(meta: Metadata, tags: dict[str, list[str]]) -> None:
     first = {k: v[0] for k, v in tags.items()}
     meta.offer("title", first.get("twitter:title"), "meta")
-    author = first.get("author") or first.get("parsely-author") or first.get("sailthru.author")
+    author = (
+        first.get("author")
+        or "; ".join(tags.get("parsely-author", []))  # one tag per author
+        or first.get("sailthru.author")
+    )
     if author and not author.startswith("http"):
-        meta.offer(
-            "authors", [a.strip() for a in re.split(r";|\band\b", author) if a.strip()], "meta"
-        )
+        names = [a.strip() for a in re.split(r";|\band\b", author) if a.strip()]
+        if meta.sources.get("authors") == "json-ld" and _extends(names, meta.authors):
+            meta.authors = []  # JSON-LD often names the first author only
+        meta.offer("authors", names, "meta")
     meta.offer("description", first.get("description") or first.get("twitter:description"), "meta")
     meta.offer(
         "published",
@@ -384,6 +459,12 @@ def _from_plain_meta(meta: Metadata, tags: dict[str, list[str]]) -> None:
         "meta",
     )
     meta.offer("language", first.get("language") or first.get("content-language"), "meta")
+
+
+def _extends(values: list[str], found: list[str]) -> bool:
+    """Whether author strings ``values`` name more people than ``found``, all of them too."""
+    more = {n.casefold() for n in authors.clean_authors(values)}
+    return len(more) > len(found) and all(n.casefold() in more for n in found)
 
 
 def _from_html(meta: Metadata, tree: HtmlElement, url: str | None) -> None:

@@ -67,6 +67,20 @@ def test_plausible_date_bounds():
     assert iso_date("2021-02-30", today) is None
 
 
+@pytest.mark.parametrize(
+    ("stated", "expected"),
+    [
+        ("2022-11-06T23:00:00.000Z", "2022-11-07"),  # local midnight at +1, in UTC
+        ("2021-11-04T22:00Z", "2021-11-05"),  # at +2
+        ("2022-11-06T23:00:00+01:00", "2022-11-06"),  # a local time: the date as written
+        ("2022-11-06T23:17:00Z", "2022-11-06"),
+        ("2019-12-09T19:00:49+01:00", "2019-12-09"),
+    ],
+)
+def test_dates_are_taken_as_written_but_a_local_midnight_in_utc(stated, expected):
+    assert iso_date(stated, date(2026, 11, 27)) == expected
+
+
 def test_a_date_only_in_the_text_comes_from_the_extensive_search():
     result = extract(page(top="<p>Published on March 12, 2019 by the team.</p>"), URL)
     assert result.published == "2019-03-12"
@@ -105,6 +119,11 @@ def test_a_tag_date_that_the_page_contradicts_is_settled_by_the_extensive_search
             ["Kim Lee", "Sam Ng", "Jo Park"],
         ),
         ('<div class="author">Von Tomas Spahn Fr, 18. Oktober 2019</div>', ["Tomas Spahn"]),
+        ('<span class="author">freeman1984 on 2 May 2020</span>', ["freeman1984"]),
+        ('<div class="author">Johanna Kropfitsch Alle Artikel</div>', ["Johanna Kropfitsch"]),
+        ('<div class="post-author">Posted on May 4, 2020 by Adi Tzlil</div>', ["Adi Tzlil"]),
+        ('<div class="byline">Posted by Kim Lee in Politics</div>', ["Kim Lee"]),
+        ('<span class="field-contributor"><a>Matthieu Hy</a></span>', ["Matthieu Hy"]),
     ],
 )
 def test_byline_forms(top, expected):
@@ -123,6 +142,15 @@ def test_byline_forms(top, expected):
         ("<byline>Von David Hutzler, dpa</byline>", ["David Hutzler"]),
         ("<p>Von den umliegenden Höfen kaufte er Speck, Hartbrot und Kartoffeln.</p>", []),
         ("<p>By the way, nobody signed this.</p>", []),
+        ("<p>Posted by Konstantin @ 12:00 am</p>", ["Konstantin"]),
+        ("<h2><span>06.11.2023 13:30 von Olga</span></h2>", ["Olga"]),
+        ("<p>Seite 2 von 5</p>", []),
+        ("<p>- Redaktion: Eberhard Fuhr (Pressesprecher)</p>", ["Eberhard Fuhr"]),
+        ("<p>Blog Beitrag von Margarita Koreneva</p>", ["Margarita Koreneva"]),
+        ("<p><i>von Daniela Obers</i></p>", ["Daniela Obers"]),
+        ("<p><em>---- by Kenneth Surin</em></p>", ["Kenneth Surin"]),
+        ("<p>Autoren Jelko Djuren und Jutta Klaukien</p>", ["Jelko Djuren", "Jutta Klaukien"]),
+        ("<p><em>Text von Chris Seiler Illustration von Markus Roost</em></p>", ["Chris Seiler"]),
     ],
 )
 def test_unmarked_bylines_need_a_line_of_names(top, expected):
@@ -247,3 +275,56 @@ def test_invalid_identifiers_and_cited_works_are_ignored():
     top = '<p>See <a href="https://doi.org/10.1000/other">another paper</a>.</p>'
     result = extract(page(head, top), URL)
     assert (result.doi, result.isbn) == (None, None)
+
+
+def test_jsonld_author_given_as_a_reference_to_a_person_in_the_graph():
+    head = (
+        '<script type="application/ld+json">{"@context": "https://schema.org", "@graph": ['
+        '{"@type": "Article", "headline": "A post", "author": {"@id": "https://example.org/#/p/1"}},'
+        '{"@type": "Person", "@id": "https://example.org/#/p/1", "name": "Kim Lee"}]}</script>'
+    )
+    result = extract(page(head), URL)
+    assert result.authors == ["Kim Lee"]
+    assert result.metadata_sources["authors"] == "json-ld"
+
+
+def test_jsonld_webpage_author_counts():
+    head = (
+        '<script type="application/ld+json">{"@graph": ['
+        '{"@type": "WebPage", "name": "A post", "author": {"@id": "#kim"}},'
+        '{"@type": "Person", "@id": "#kim", "name": "Kim Lee"}]}</script>'
+    )
+    assert extract(page(head), URL).authors == ["Kim Lee"]
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        '<meta name="author" content="Kim Lee, Sam Ng">',
+        '<meta name="parsely-author" content="Kim Lee">'
+        '<meta name="parsely-author" content="Sam Ng">',
+    ],
+)
+def test_a_meta_author_list_that_extends_the_jsonld_one_wins(head):
+    jsonld = (
+        '<script type="application/ld+json">{"@type": "Article", "headline": "A post",'
+        ' "author": {"@type": "Person", "name": "Kim Lee"}}</script>'
+    )
+    assert extract(page(jsonld + head), URL).authors == ["Kim Lee", "Sam Ng"]
+
+
+def test_a_local_midnight_in_utc_is_not_overruled_by_htmldate():
+    head = '<meta property="article:published_time" content="2022-11-06T23:00:00.000Z">'
+    result = extract(page(head), URL)
+    assert result.published == "2022-11-07"
+    assert result.metadata_sources["published"] == "opengraph"
+
+
+def test_a_handle_gives_way_to_the_byline_spelling_the_same_name():
+    head = meta_author("gabor_munier")
+    top = '<div class="byline">Von Gàbor Muniér</div>'
+    result = extract(page(head, top), URL)
+    assert result.authors == ["Gàbor Muniér"]
+    assert result.metadata_sources["authors"] == "byline"
+    other = extract(page(head, '<div class="byline">Von Kim Lee</div>'), URL)
+    assert other.authors == ["gabor_munier"]
