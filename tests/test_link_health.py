@@ -247,7 +247,12 @@ def test_failures_back_off_and_successes_wait_the_ttl(db_path, store):
     assert 21 <= waits[2] <= 27 and 64 <= waits[3] <= 80 and 64 <= waits[4] <= 80
     store.record_result(FetchResult(rid, "u", iso(now), "ok", text="Back online."))
     next_at = datetime.fromisoformat(store.get(rid)["next_fetch_at"].replace("Z", "+00:00"))
-    assert 27 <= (next_at - now).days <= 33
+    # the TTL, jittered: 26 days +/- 10% (under the 30 days after which the wiki refetches)
+    policy = HealthPolicy()
+    wait = (next_at - now).total_seconds()
+    ttl = policy.ttl.total_seconds()
+    assert ttl * (1 - policy.jitter) - 1 <= wait <= ttl * (1 + policy.jitter) + 1
+    assert wait < 30 * 86400
 
 
 def test_a_crawl_killed_midway_leaves_a_sound_database_and_resumes(mockserver, db_path, store):
