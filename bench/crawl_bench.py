@@ -343,6 +343,12 @@ def import_urls(exe: Path, db: Path, urls_file: Path, env: dict, timeout: float)
         raise RuntimeError(f"import exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
 
 
+def crawl_env() -> dict[str, str]:
+    """The environment of citecache's crawls: local pages, and no Wayback lookups for the
+    few that fail (they would leave 127.0.0.1)."""
+    return dict(os.environ, CITECACHE_ALLOW_PRIVATE="1", CITECACHE_WAYBACK_ENABLED="0")
+
+
 def run_citecache(
     tmp: Path,
     urls_file: Path,
@@ -354,8 +360,7 @@ def run_citecache(
     result = Result(label)
     exe = VENV_BIN / "citecache"
     db = Path(tempfile.mkdtemp(dir=tmp, prefix="crawl-")) / "citecache.db"
-    # local pages only: no Wayback lookups for the few that fail (they would leave 127.0.0.1)
-    env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1", CITECACHE_WAYBACK_ENABLED="0")
+    env = crawl_env()
     try:
         if not exe.exists():
             raise RuntimeError(f"{exe} not found")
@@ -388,8 +393,7 @@ def run_worker(
     result = Result("(w) worker, already running" if running else "(w) citecache worker")
     exe = VENV_BIN / "citecache"
     db = tmp / ("running.db" if running else "worker.db")
-    # local pages only: no Wayback lookups for the few that fail (they would leave 127.0.0.1)
-    env = dict(os.environ, CITECACHE_ALLOW_PRIVATE="1", CITECACHE_WAYBACK_ENABLED="0")
+    env = crawl_env()
     log = tmp / f"{db.stem}.log"
     try:
         if running:

@@ -62,7 +62,8 @@ class Recording(StoreBase):
     def _record(self, result: FetchResult) -> str:
         resource = self._row(
             "SELECT id, url, type, publication_id, content_hash, current_snapshot_id, "
-            "failure_count, last_fetched_at, fetch_status, status_reason, host, lease_token "
+            "content_length, failure_count, last_fetched_at, fetch_status, status_reason, host, "
+            "lease_token "
             "FROM resources WHERE id = ?",
             [result.resource_id],
         )
@@ -74,7 +75,7 @@ class Recording(StoreBase):
             self._check_lease(resource, result.lease_token)
         now = utc_now()
         text = result.text or ""
-        shell = self._shell_over_good_copy(result, resource["current_snapshot_id"], text)
+        shell = _shell_over_good_copy(result, resource["content_length"], text)
         if shell:
             # An app shell or a challenge that answered 200 where a long good copy
             # exists: logged as blocked, and the copy kept (issue 14, item 5).
@@ -165,22 +166,6 @@ class Recording(StoreBase):
         else:
             self._refresh_host(resource["host"])
         return status
-
-    def _shell_over_good_copy(
-        self, result: FetchResult, current: int | None, text: str
-    ) -> str | None:
-        """Why ``result`` must not replace the current copy, if it is a page that looks
-        like an app shell or a challenge (``shell_reason``) with a text much shorter
-        than the current copy's; else None."""
-        if not result.shell_reason or current is None or result.outcome != "ok":
-            return None
-        kept = self.sql.scalar("SELECT content_length FROM snapshots WHERE id = ?", [current])
-        if not kept or len(text) * SHELL_SHORTER_BY > kept:
-            return None
-        return (
-            f"the page now looks like an app shell ({result.shell_reason}): its "
-            f"{len(text):,} characters do not replace the current copy of {kept:,}"
-        )
 
     def _gone_times(self, resource: dict, result: FetchResult) -> list[datetime]:
         """When "gone" answers came since the last success, this fetch's included."""
@@ -292,3 +277,17 @@ def _warc_columns(result: FetchResult) -> dict:
         "warc_length": ref.length,
         "warc_payload_digest": ref.payload_digest,
     }
+
+
+def _shell_over_good_copy(result: FetchResult, kept: int | None, text: str) -> str | None:
+    """Why ``result`` must not replace the current copy (``kept`` characters long), if
+    it is a page that looks like an app shell or a challenge (``shell_reason``) with a
+    text much shorter than that copy's; else None."""
+    if not result.shell_reason or not kept or result.outcome != "ok":
+        return None
+    if len(text) * SHELL_SHORTER_BY > kept:
+        return None
+    return (
+        f"the page now looks like an app shell ({result.shell_reason}): its "
+        f"{len(text):,} characters do not replace the current copy of {kept:,}"
+    )

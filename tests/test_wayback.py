@@ -5,8 +5,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,11 +29,10 @@ from storage import FetchResult, Store
 from storage.urlsafety import UnsafeURL
 
 from .smallweb import CAPTURED_AT, FAILING, SmallWeb, archive_small_web
+from .test_crawl import citecache
 from .test_pages_html import get
 from .waybackserver import WaybackServer
 
-ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 120
 DELAY = 0.2  # between archive requests in these tests (1 s by default)
 
 
@@ -51,18 +48,6 @@ def archive() -> Iterator[WaybackServer]:
     server = WaybackServer().start()
     yield server
     server.stop()
-
-
-def citecache(db: Path, *args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "citecache", "--db", str(db), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 def crawl(db: Path, archive: WaybackServer, *settings: str) -> dict:

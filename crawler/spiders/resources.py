@@ -53,6 +53,8 @@ class ResourcesSpider(scrapy.Spider):
     """Where the tasks come from (CITECACHE_TASK_SOURCE)."""
     html_types: tuple[str, ...]
     """Content types handed to extraction (CITECACHE_HTML_TYPES)."""
+    url_length_limit: int = 0
+    """URLLENGTH_LIMIT, read once: a longer URL is recorded as failed, never requested."""
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -62,6 +64,7 @@ class ResourcesSpider(scrapy.Spider):
         )
         spider.source = source_cls.from_settings(crawler.settings)
         spider.html_types = tuple(crawler.settings.getlist("CITECACHE_HTML_TYPES"))
+        spider.url_length_limit = crawler.settings.getint("URLLENGTH_LIMIT")
         # Every task ends here, stored or not, so that a source that claims in rounds
         # knows what is no longer in flight.
         crawler.signals.connect(spider._results_stored, signal=results_stored)
@@ -102,7 +105,7 @@ class ResourcesSpider(scrapy.Spider):
     def _too_long(self, task: FetchTask) -> FetchedPage | None:
         """A failed fetch for a URL that Scrapy's UrlLengthMiddleware would drop without
         a trace (registered before registration refused them), else None."""
-        limit = self.crawler.settings.getint("URLLENGTH_LIMIT")
+        limit = self.url_length_limit
         length = len(safe_url_string(task.url))
         if not limit or length <= limit:
             return None
