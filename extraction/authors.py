@@ -12,22 +12,16 @@ kept whole (``citation/names.py`` tells them apart, for CSL-JSON too).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from html import unescape
 
-from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from citation.names import is_organisation
 
 # Elements that name the author: rel/itemprop author, /author/ links, and class or id
 # words with "author" or "byline" (BEM too: "post__author", "c-page-intro__author").
-_CANDIDATES = XPath(
-    "//*[@rel='author' or @itemprop='author' or contains(@href, '/author/')"
-    " or contains(@class, 'author') or contains(@class, 'Author')"
-    " or contains(@class, 'byline') or contains(@class, 'Byline')"
-    " or contains(@class, 'autor') or contains(@class, 'auteur') or self::byline"
-    " or contains(@id, 'author') or contains(@class, 'vcard') or contains(@class, 'contributor')]"
-)
+_CANDIDATE_CLASS = re.compile(r"[Aa]uthor|[Bb]yline|autor|auteur|vcard|contributor")
 # Elements whose own text may open an unmarked byline ("Von Lisa Petrich", "By X | date")
 _TEXT_BYLINE_TAGS = (
     "p",
@@ -227,7 +221,7 @@ def _site_like(author: str, site_name: str | None) -> bool:
 
 def byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
     """The names of the page's first usable byline (outside comments, menus, sidebars)."""
-    for node in _CANDIDATES(tree):
+    for node in _candidates(tree):
         if not _names_author(node) or _in_skipped(node):
             continue
         text = " ".join(" ".join(node.itertext()).split())
@@ -238,6 +232,23 @@ def byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
         if names:
             return names
     return []
+
+
+def _candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
+    """Elements that may hold the byline, in document order; a walk that stops at the
+    first byline costs half of an XPath collecting them all (one string test per
+    attribute instead of one per ``contains``)."""
+    for element in tree.iter():
+        classes = element.get("class")
+        if (
+            (classes and _CANDIDATE_CLASS.search(classes))
+            or element.get("rel") == "author"
+            or element.get("itemprop") == "author"
+            or "/author/" in (element.get("href") or "")
+            or "author" in (element.get("id") or "")
+            or element.tag == "byline"
+        ):
+            yield element
 
 
 def _in_skipped(node: HtmlElement) -> bool:

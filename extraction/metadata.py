@@ -14,7 +14,6 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -22,6 +21,7 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from extraction import authors, identifiers
+from extraction.dates import iso_date
 
 _JSONLD_SCRIPTS = XPath('descendant-or-self::script[@type="application/ld+json"]')
 # JSON-LD that strict JSON rejects is retried without what sloppy pages add: a comment
@@ -39,9 +39,6 @@ _DC_NAME = re.compile(
     re.I,
 )
 
-_DATE = re.compile(
-    r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{4})/(\d{1,2})/(\d{1,2})|^(\d{4})(\d{2})(\d{2})"
-)
 _SPACES = re.compile(r"\s+")
 # JSON-LD @type -> our page type; OpenGraph og:type is too coarse ("article") to say more.
 _JSONLD_TYPES = {
@@ -118,48 +115,6 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> Metadata:
     return meta
 
 
-def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
-    """Settle ``meta.published`` with htmldate, cheap search first.
-
-    htmldate's quick search (URL, head tags, time elements) always runs: it agrees with a
-    stated tag date on most pages. Its extensive search (the page's text) runs only
-    where the quick one finds nothing or disagrees with the tag date, and then has the
-    last word: on the dev set that was 8 % of the pages, for 0.863 right dates against
-    0.819 with the quick search only where no tag stated a date, at ~1.1 ms more a page
-    (the extensive search on every page: 0.864 at ~5 ms more).
-    """
-    stated = meta.published
-    quick = _htmldate(tree, url, extensive=False)
-    if stated and quick in (None, stated, _midnight_in_utc_read_as_is(meta)):
-        return
-    if quick and not stated:
-        meta.offer("published", quick, "htmldate")
-        return
-    found = _htmldate(tree, url, extensive=True)
-    if found and found != stated:
-        meta.published, meta.sources["published"] = found, "htmldate-extensive"
-
-
-def _midnight_in_utc_read_as_is(meta: Metadata) -> str | None:
-    """The day before the stated date if that was a local midnight written in UTC: what
-    htmldate reads in the same tag, and no disagreement."""
-    stated = str(meta.stated_date or "")
-    if meta.published and _LOCAL_MIDNIGHT_IN_UTC.search(stated):
-        return (date.fromisoformat(meta.published) - timedelta(days=1)).isoformat()
-    return None
-
-
-def _htmldate(tree: HtmlElement, url: str | None, extensive: bool) -> str | None:
-    """htmldate's publication date (not the last modification), if plausible."""
-    from htmldate import find_date as htmldate_find
-
-    found = _safe(
-        lambda: htmldate_find(tree, url=url, extensive_search=extensive, original_date=True),
-        None,
-    )
-    return iso_date(found) if found else None
-
-
 def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     """Clean the authors the tags named; read the page's byline when they named no person.
 
@@ -202,31 +157,6 @@ def _letters(name: str) -> str:
 
 # sources whose one value may name several people ("Kim Lee and Sam Ng")
 _SPLIT_SOURCES = ("meta", "opengraph", "byline")
-
-
-# A date without a time stored as the local midnight of a zone ahead of UTC (Europe's
-# +1/+2 mostly) and written in UTC reads as the evening before: "2022-11-06T23:00:00Z" is
-# a page dated 7 November. Nobody publishes on the dot at 20-23 h UTC, seconds zero.
-_LOCAL_MIDNIGHT_IN_UTC = re.compile(r"T2[0-3]:00(?::00(?:\.0+)?)?(?:Z|\+00:?00)$")
-
-
-def iso_date(value: str, today: date | None = None) -> str | None:
-    """The YYYY-MM-DD date at the start of ``value`` (ISO or slashed), if it is plausible
-    for a web page: a real date, from 1990 (the web's first year) to tomorrow (a page
-    stamped in a time zone ahead of ours); anything else is unknown. The date is taken as
-    written, not converted to UTC, except a local midnight written in UTC."""
-    match = _DATE.search(value)
-    if not match:
-        return None
-    y, m, d = (int(g) for g in match.groups() if g is not None)
-    try:
-        found = date(y, m, d)
-    except ValueError:
-        return None
-    if _LOCAL_MIDNIGHT_IN_UTC.match(value, match.end()):
-        found += timedelta(days=1)
-    latest = (today or date.today()) + timedelta(days=1)
-    return found.isoformat() if date(1990, 1, 1) <= found <= latest else None
 
 
 def _safe(func: Any, default: Any) -> Any:

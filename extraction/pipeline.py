@@ -8,7 +8,16 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.utils import load_html
 
-from extraction import boilerplate, main_text, metadata, page_status, pdf, rules, script_shell
+from extraction import (
+    boilerplate,
+    dates,
+    main_text,
+    metadata,
+    page_status,
+    pdf,
+    rules,
+    script_shell,
+)
 from extraction.charset import decode_html
 from extraction.extracted import Extracted, fill_metadata, from_pdf
 
@@ -42,7 +51,7 @@ def _extract(raw: str | bytes, url: str | None) -> Extracted:
     if tree is None:
         return Extracted(charset=charset, failure_reason="not an HTML document")
     meta = metadata.page_metadata(tree, url)  # 3. metadata
-    metadata.find_date(tree, url, meta)
+    dates.find_date(tree, url, meta)
     metadata.find_byline_author(tree, meta)
     rule = rules.find_rule(tree, url)  # 4. platform rule
     paragraphs, text = _main_text(html, tree, url, rule)  # 5. main text, 6. boilerplate

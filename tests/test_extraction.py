@@ -328,7 +328,7 @@ def test_sloppy_jsonld_is_read():
     assert result.metadata_sources["title"] == "json-ld"
 
 
-def test_title_tag_site_suffix_dropped_and_date_from_htmldate():
+def test_title_tag_site_suffix_dropped_and_date_shown_on_the_page():
     html = (
         "<html lang='de-DE'><head><title>Neue Brücke für die Altstadt | Stadtblatt</title>"
         "</head><body><article><p>Veröffentlicht am 2021-09-14</p>"
@@ -339,7 +339,7 @@ def test_title_tag_site_suffix_dropped_and_date_from_htmldate():
     assert result.title == "Neue Brücke für die Altstadt"
     assert result.language == "de"
     assert result.published == "2021-09-14"
-    assert result.metadata_sources["published"] == "htmldate"
+    assert result.metadata_sources["published"] == "shown"  # "Veröffentlicht am ..."
 
 
 def test_government_page_type_from_host():

@@ -96,6 +96,58 @@ def test_a_tag_date_that_the_page_contradicts_is_settled_by_the_extensive_search
     assert contradicted.metadata_sources["published"] == "htmldate-extensive"
 
 
+@pytest.mark.parametrize(
+    "top",
+    [
+        "<p>Veröffentlicht am 16.08.2019</p>",
+        "<p class='meta'>Published: 2019-08-16 by the desk</p>",
+        '<time datetime="2019-08-16T10:20:00+02:00">Friday</time>',
+        '<span class="post-date">16.08.2019 - 13:30</span>',
+        '<span itemprop="datePublished" content="2019-08-16">16 August</span>',
+    ],
+)
+def test_the_date_shown_with_the_article_beats_htmldates_reading_of_the_url(top):
+    result = extract(page(top=top), "https://example.org/2019/08/24/post")
+    assert (result.published, result.metadata_sources["published"]) == ("2019-08-16", "shown")
+
+
+def test_a_shown_date_outranks_dublin_core_but_not_json_ld():
+    shown = '<time datetime="2022-01-27">27.01.2022</time>'
+    dublin_core = '<meta name="DC.date" content="2021-12-20">'
+    result = extract(page(dublin_core, shown), URL)
+    assert (result.published, result.metadata_sources["published"]) == ("2022-01-27", "shown")
+    jsonld = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "A post",'
+        ' "datePublished": "2021-12-20T10:00:00+01:00"}</script>'
+    )
+    kept = extract(page(jsonld, shown), URL)
+    assert (kept.published, kept.metadata_sources["published"]) == ("2021-12-20", "json-ld")
+
+
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        '<nav><time datetime="2018-01-01">1.1.2018</time></nav>',
+        '<div class="comments"><time datetime="2018-01-01">1.1.2018</time></div>',
+        '<div class="related-posts"><span class="date">01.01.2018</span></div>',
+        '<div id="sidebar"><time datetime="2018-01-01">1.1.2018</time></div>',
+    ],
+)
+def test_dates_of_comments_menus_and_teasers_are_not_the_articles(elsewhere):
+    html = (
+        f"<html><head><title>A post</title></head><body>{elsewhere}"
+        f"<article><h1>A post</h1>{BODY}</article></body></html>"
+    )
+    result = extract(html, "https://example.org/2019/08/24/post")
+    assert (result.published, result.metadata_sources["published"]) == ("2019-08-24", "htmldate")
+
+
+def test_a_shown_date_that_is_no_date_or_implausible_is_passed_over():
+    top = '<span class="date">31.02.2019</span><time datetime="1985-05-05">then</time>'
+    result = extract(page(top=top), "https://example.org/2019/08/24/post")
+    assert result.published == "2019-08-24"
+
+
 # --- authors
 
 

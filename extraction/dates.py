@@ -1,0 +1,116 @@
+"""The publication date: the head's tags, htmldate, and the date the page shows.
+
+``iso_date(value)`` reads a stated date as YYYY-MM-DD if it is plausible for a web page.
+``find_date(tree, url, meta)`` settles ``meta.published`` once ``metadata.page_metadata``
+has read the tags; ``meta.sources["published"]`` says which of these decided:
+
+- the tags (``citation``, ``json-ld``, ``opengraph``, ...), when htmldate's quick search
+  (URL, head, time elements) finds nothing else or the same date;
+- ``shown``: the date printed with the article (``extraction/shown_date.py``), when no
+  tag states one or only Dublin Core does, or the tags and the quick search disagree;
+- ``htmldate``: the quick search, when no tag states a date and the page shows none;
+- ``htmldate-extensive``: htmldate's search of the text, when all of the above failed
+  or the tags and the quick search disagree and the page shows no date.
+
+On the dev set's 706 judged dates this order is right on 0.891, against 0.865 without
+the shown date and 0.864 for trafilatura; see docs/extraction.md for what it gets wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from lxml.html import HtmlElement
+
+from extraction.shown_date import shown_date
+
+if TYPE_CHECKING:
+    from extraction.metadata import Metadata
+
+_DATE = re.compile(
+    r"(\d{4})-(\d{1,2})-(\d{1,2})|(\d{4})/(\d{1,2})/(\d{1,2})|^(\d{4})(\d{2})(\d{2})"
+)
+# A date without a time stored as the local midnight of a zone ahead of UTC (Europe's
+# +1/+2 mostly) and written in UTC reads as the evening before: "2022-11-06T23:00:00Z" is
+# a page dated 7 November. Nobody publishes on the dot at 20-23 h UTC, seconds zero.
+_LOCAL_MIDNIGHT_IN_UTC = re.compile(r"T2[0-3]:00(?::00(?:\.0+)?)?(?:Z|\+00:?00)$")
+# tag sources a date shown on the page outranks: Dublin Core dates are often the
+# record's (a CMS's) rather than the article's; right on 5 of 10 dev pages
+_WEAK_TAGS = {"dublincore"}
+
+
+def iso_date(value: str, today: date | None = None) -> str | None:
+    """The YYYY-MM-DD date at the start of ``value`` (ISO or slashed), if it is plausible
+    for a web page: a real date, from 1990 (the web's first year) to tomorrow (a page
+    stamped in a time zone ahead of ours); anything else is unknown. The date is taken as
+    written, not converted to UTC, except a local midnight written in UTC."""
+    match = _DATE.search(value)
+    if not match:
+        return None
+    y, m, d = (int(g) for g in match.groups() if g is not None)
+    try:
+        found = date(y, m, d)
+    except ValueError:
+        return None
+    if _LOCAL_MIDNIGHT_IN_UTC.match(value, match.end()):
+        found += timedelta(days=1)
+    latest = (today or date.today()) + timedelta(days=1)
+    return found.isoformat() if date(1990, 1, 1) <= found <= latest else None
+
+
+def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
+    """Settle ``meta.published``, cheapest evidence first (see the module docstring).
+
+    htmldate's quick search (~1.2 ms) runs on every page: it agrees with a stated tag
+    date on most. The shown date (~1 ms) is read only where the tags are missing, weak
+    or contradicted, and htmldate's extensive search (~5 ms) only where that finds none.
+    """
+    stated = meta.published
+    quick = _htmldate(tree, url, extensive=False)
+    if stated and quick in (None, stated, _midnight_in_utc_read_as_is(meta)):
+        if meta.sources.get("published") in _WEAK_TAGS:
+            _settle(meta, _shown(tree), "shown")
+        return
+    shown = _shown(tree)
+    if shown:
+        _settle(meta, shown, "shown")
+    elif quick and not stated:
+        _settle(meta, quick, "htmldate")
+    else:
+        found = _htmldate(tree, url, extensive=True)
+        if found and found != stated:
+            _settle(meta, found, "htmldate-extensive")
+
+
+def _settle(meta: Metadata, found: str | None, source: str) -> None:
+    if found:
+        meta.published, meta.sources["published"] = found, source
+
+
+def _shown(tree: HtmlElement) -> str | None:
+    try:
+        return shown_date(tree)
+    except Exception:  # odd markup must not cost the page its other metadata
+        return None
+
+
+def _midnight_in_utc_read_as_is(meta: Metadata) -> str | None:
+    """The day before the stated date if that was a local midnight written in UTC: what
+    htmldate reads in the same tag, and no disagreement."""
+    stated = str(meta.stated_date or "")
+    if meta.published and _LOCAL_MIDNIGHT_IN_UTC.search(stated):
+        return (date.fromisoformat(meta.published) - timedelta(days=1)).isoformat()
+    return None
+
+
+def _htmldate(tree: HtmlElement, url: str | None, extensive: bool) -> str | None:
+    """htmldate's publication date (not the last modification), if plausible."""
+    from htmldate import find_date as htmldate_find
+
+    try:
+        found = htmldate_find(tree, url=url, extensive_search=extensive, original_date=True)
+    except Exception:  # htmldate on broken markup
+        return None
+    return iso_date(found) if found else None
