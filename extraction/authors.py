@@ -12,6 +12,7 @@ kept whole (``citation/names.py`` tells them apart, for CSL-JSON too).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from html import unescape
 
@@ -38,13 +39,17 @@ _TEXT_BYLINE_TAGS = (
     "strong",
     "div",
 )
-# "By X", also after a dash or a lead word ("Posted by X", "Text von X", "Autoren X und Y")
-_TEXT_BYLINE = re.compile(
+# "By X", also after a dash or a lead word ("Posted by X", "Text von X", "Autoren X und Y",
+# "Geschrieben von X"); the name may sit in a child element ("von <em>X</em>")
+_TEXT_BYLINE_LEAD = (
     r"^\s*(?:[-–—]+\s*|[\d.:/-]+\s+){0,2}(?:(?:(?:posted|written|text|blog\s+beitrag|"
-    r"beitrag|artikel)\s+)?"
-    r"(?:by|von|par|por|door)|autoren|authors|(?:autor(?:in)?|author|redaktion|text)\s*:)\s+\w",
-    re.I,
+    r"beitrag|artikel|geschrieben|verfasst|eingestellt|erstellt|écrit|escrito|publicado)\s+)?"
+    r"(?:by|von|par|por|door)|autoren|authors|(?:autor(?:in)?|auteur|author|redaktion|text)\s*:)"
 )
+_TEXT_BYLINE = re.compile(_TEXT_BYLINE_LEAD + r"\s+\w", re.I)
+_TEXT_BYLINE_OPENING = re.compile(_TEXT_BYLINE_LEAD + r"(?:\s+\w|\s*$)", re.I)
+# a label that introduces one person: what follows a comma is a role
+_ONE_AUTHOR = re.compile(r"^\s*(?:autor(?:in)?|auteur|author)\s*:", re.I)
 # at most this many "By ..." lines that are no byline are read: the byline sits near the
 # top, and later ones are sentences
 _TEXT_BYLINE_TRIES = 5
@@ -107,12 +112,14 @@ _LEAD = re.compile(
 )
 _BY = re.compile(r"^(?:by|von|vom|par|por|di|door)\s+", re.I)
 # where a byline's name ends: a date, a time (digits that do not end a user name such as
-# "freeman1984"), a separator, "on"/"am"/"le" + date, a photo credit, a link to the
-# author's other articles
+# "freeman1984"), a separator, an agency after a slash ("Peter Maahn/SP-X"), "on"/"am"/
+# "le" + date, a photo credit, a link to the author's other articles, a weekday and its
+# date ("J.R. Stone Thursday, August 24")
 _NAME_END = re.compile(
     r"\s*(?:[|•·—–]|\s-\s|(?<!\w)\d|\s(?:on|am|at|um|in|the|[Hh]ace)(?:\s|$)|\bsays\b|"
-    r"\bsagt\b|\bsaid\b|\(|@|\s/\s|\s(?:Illustrations?|Fotos?|Photos?|Bilder?)\b|"
-    r"\s(?:[Aa]lle|[Aa]ll|[Mm]ehr|[Mm]ore)\s(?:[Aa]rtikel|[Bb]eiträge|[Pp]osts|[Aa]rticles)\b)"
+    r"\bsagt\b|\bsaid\b|\(|@|\s/\s|/(?=[A-Z][A-Z-]{1,7}\b|dpa\b|afp\b|apa\b|epd\b|kna\b)|\s(?:Illustrations?|Fotos?|Photos?|Bilder?)\b|"
+    r"\s(?:[Aa]lle|[Aa]ll|[Mm]ehr|[Mm]ore)\s(?:[Aa]rtikel|[Bb]eiträge|[Pp]osts|[Aa]rticles)\b|"
+    r"\s(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,)"
 )
 # a weekday left between a byline's name and its date ("Von Tomas Spahn Fr, 18. Oktober")
 _TRAILING_WEEKDAY = re.compile(
@@ -211,12 +218,37 @@ def _name_shaped(name: str) -> bool:
 
 
 def _site_like(author: str, site_name: str | None) -> bool:
-    """An "author" that is really the site: its name or a domain."""
+    """An "author" that is really the site: a domain, or the site's name written another
+    way: "ElColombiano.com" for "El Colombiano", its initials ("JF" for "JUNGE FREIHEIT"),
+    one part of a compound site name ("Die FURCHE" in "Achtsam durch die Krise | Die
+    FURCHE"), or the name with a desk's initials ("IT Finanzmagazin /PP")."""
     lowered = author.casefold()
-    return bool(
-        (site_name and lowered == site_name.casefold())
-        or re.fullmatch(r"[\w.-]+\.[a-z]{2,}", lowered)
+    if re.fullmatch(r"[\w.-]+\.[a-z]{2,}", lowered):
+        return True
+    if not site_name:
+        return False
+    site = letters(re.sub(r"\.[a-z]{2,4}$", "", site_name.casefold()))
+    spelled = letters(author)
+    if not spelled or not site:
+        return False
+    words = re.findall(r"\w+", site_name)
+    parts = [letters(p) for p in re.split(r"\s[|–—:-]\s", site_name)]
+    return (
+        spelled == site
+        or (spelled.startswith(site) and len(spelled) - len(site) <= 3)
+        or (
+            len(words) >= 2
+            and author.isupper()
+            and spelled == letters("".join(w[0] for w in words))
+        )
+        or (len(parts) > 1 and spelled in parts)
     )
+
+
+def letters(name: str) -> str:
+    """The name's letters, lowercased, without accents, spaces or punctuation."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(c for c in decomposed if c.isalpha())  # accents decompose to marks
 
 
 def byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
@@ -246,6 +278,7 @@ def _candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
             or element.get("itemprop") == "author"
             or "/author/" in (element.get("href") or "")
             or "author" in (element.get("id") or "")
+            or "byline" in (element.get("data-testid") or "")
             or element.tag == "byline"
         ):
             yield element
@@ -278,15 +311,18 @@ def text_byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
     """
     tries = 0
     for node in tree.iter(_TEXT_BYLINE_TAGS):
-        if not node.text or not _TEXT_BYLINE.match(node.text):
+        if not node.text or not _TEXT_BYLINE_OPENING.match(node.text):
             continue
         text = " ".join(" ".join(node.itertext()).split())
-        if len(text) > 120 or _in_skipped(node):
+        if node.tail and not _TEXT_BYLINE.match(text):  # "<b>Text:</b> Kim Lee"
+            text = f"{text} {' '.join(node.tail.split())}"
+        if len(text) > 120 or not _TEXT_BYLINE.match(text) or _in_skipped(node):
             continue
         line = _byline_names(text)
         names = clean_authors([line], _unless_person(site_name))
         if names and _capitalized(line):
-            return names
+            # "Autorin: Uta Staschewski, Projektleiterin der HSS": one author, a role
+            return names[:1] if _ONE_AUTHOR.match(text) else names
         tries += 1
         if tries >= _TEXT_BYLINE_TRIES:
             break
@@ -305,7 +341,7 @@ def _capitalized(line: str) -> bool:
 
 
 def _names_author(node: HtmlElement) -> bool:
-    if node.tag == "byline":
+    if node.tag == "byline" or "byline" in (node.get("data-testid") or ""):
         return True
     if node.get("rel") == "author" or node.get("itemprop") == "author":
         return True

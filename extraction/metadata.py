@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin
@@ -20,6 +19,7 @@ from urllib.parse import urljoin
 from lxml.etree import XPath
 from lxml.html import HtmlElement
 
+from citation.names import is_organisation
 from extraction import authors, identifiers
 from extraction.dates import iso_date
 
@@ -124,12 +124,17 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     people = authors.clean_authors(
         meta.authors, meta.site_name, split=meta.sources.get("authors") in _SPLIT_SOURCES
     )
-    if people:
+    if people and not all(is_organisation(p) for p in people):
         meta.authors = people
         if len(people) == 1 and " " not in people[0]:
             _spelled_out(tree, meta)
         return
+    # no person named: the page's byline; a tag naming only an organisation (the
+    # publisher, often) gives way to a person's byline, and stays when there is none
     found = _page_byline(tree, meta)
+    if people and all(is_organisation(p) for p in found):
+        meta.authors = people
+        return
     meta.authors = []
     meta.sources.pop("authors", None)
     meta.offer("authors", found, "byline")
@@ -145,14 +150,12 @@ def _spelled_out(tree: HtmlElement, meta: Metadata) -> None:
     """A tag author that is a handle ("arianschlichenmayer", "gabor_munier") gives way to
     the page's byline when that spells the same letters as a name ("Arian Schlichenmayer")."""
     found = _page_byline(tree, meta)
-    if len(found) == 1 and " " in found[0] and _letters(found[0]) == _letters(meta.authors[0]):
+    if (
+        len(found) == 1
+        and " " in found[0]
+        and authors.letters(found[0]) == authors.letters(meta.authors[0])
+    ):
         meta.authors, meta.sources["authors"] = found, "byline"
-
-
-def _letters(name: str) -> str:
-    """The name's letters, lowercased, without accents, spaces or punctuation."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    return "".join(c for c in decomposed if c.isalpha())  # accents decompose to marks
 
 
 # sources whose one value may name several people ("Kim Lee and Sam Ng")
@@ -472,8 +475,18 @@ def _people(value: Any) -> list[str]:
     for person in value:
         name = _text(person)
         if name and not name.startswith("http"):
-            names.append(name)
+            names.append(_full_name(name, person))
     return _dedupe(names)
+
+
+def _full_name(name: str, person: Any) -> str:
+    """A Person named by a first name alone whose description opens with the full name
+    (a WordPress author bio: "Stefanus" / "Stefanus Stahl - Maschinenbauer, ...")."""
+    description = person.get("description") if isinstance(person, dict) else None
+    if " " in name or not isinstance(description, str):
+        return name
+    match = re.match(rf"{re.escape(name)}(?: [A-ZÀ-Þ][\w'-]+){{1,2}}\b", description)
+    return match.group(0) if match else name
 
 
 def _dedupe(values: list[str]) -> list[str]:

@@ -380,3 +380,55 @@ def test_a_handle_gives_way_to_the_byline_spelling_the_same_name():
     assert result.metadata_sources["authors"] == "byline"
     other = extract(page(head, '<div class="byline">Von Kim Lee</div>'), URL)
     assert other.authors == ["gabor_munier"]
+
+
+@pytest.mark.parametrize(
+    ("top", "expected"),
+    [
+        ("<p> von <em>Klaus Stanjek</em></p>", ["Klaus Stanjek"]),  # the name in a child
+        ("<p><strong>Text:</strong> Klausmartin Friedrich</p>", ["Klausmartin Friedrich"]),
+        ('<span>Geschrieben von <a href="/u/6">Kim Lee</a></span>', ["Kim Lee"]),
+        ("<h5>Autor: </h5>Peter Maahn/SP-X", ["Peter Maahn"]),  # an agency after a slash
+        ("<p>Auteur : Kossivi Tiassou</p>", ["Kossivi Tiassou"]),
+    ],
+)
+def test_unmarked_bylines_with_their_lead_words_and_labels(top, expected):
+    assert extract(page(top=top), URL).authors == expected
+
+
+def test_a_byline_marked_by_a_test_id_ends_before_its_weekday():
+    top = '<div data-testid="prism-byline"><a href="/team/jr">J.R. Stone</a> Thursday, August 24</div>'
+    result = extract(page(top=top), URL)
+    assert (result.authors, result.metadata_sources["authors"]) == (["J.R. Stone"], "byline")
+
+
+def test_a_first_name_in_json_ld_is_completed_from_the_persons_description():
+    jsonld = (
+        '<script type="application/ld+json">{"@type": "BlogPosting", "headline": "A post",'
+        ' "author": {"@type": "Person", "name": "Stefanus",'
+        ' "description": "Stefanus Stahl - Maschinenbauer und Abenteurer."}}</script>'
+    )
+    assert extract(page(jsonld), URL).authors == ["Stefanus Stahl"]
+
+
+@pytest.mark.parametrize(
+    ("author", "site"),
+    [
+        ("El Colombiano", "ElColombiano.com"),  # the site's name written another way
+        ("JF", "JUNGE FREIHEIT"),  # its initials
+        ("Die FURCHE", "Achtsam durch die Krise | Die FURCHE"),  # a part of it
+        ("IT Finanzmagazin /PP", "IT Finanzmagazin"),  # with a desk's initials
+    ],
+)
+def test_a_tag_author_that_is_the_site_gives_way_to_the_byline(author, site):
+    top = '<div class="author"><a href="/author/kim-lee">Kim Lee</a></div>'
+    result = extract(page(meta_author(author), top, site), URL)
+    assert result.authors == ["Kim Lee"]
+    assert extract(page(meta_author(author), "", site), URL).authors == []
+
+
+def test_an_organisation_in_the_tags_gives_way_to_a_persons_byline_only():
+    head = meta_author("Hanns-Seidel-Stiftung e.V.")
+    top = "<p><strong>Autorin: Uta Staschewski, Projektleiterin der HSS.</strong></p>"
+    assert extract(page(head, top), URL).authors == ["Uta Staschewski"]  # one author, a role
+    assert extract(page(head), URL).authors == ["Hanns-Seidel-Stiftung e.V."]
