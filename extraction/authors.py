@@ -151,10 +151,25 @@ def clean_authors(values: list[str], site_name: str | None = None, split: bool =
     """
     names: list[str] = []
     for value in values:
+        if _site_like(_tidy(value), site_name):
+            continue  # "Jobs & Hire" is the site, not two people
         for name in _split(value) if split else _clean_one(value):
+            name = _without_site(name, site_name)
             if name.casefold() not in (n.casefold() for n in names):
                 names.append(name)
     return [n for n in names if not _site_like(n, site_name)]
+
+
+def _without_site(name: str, site_name: str | None) -> str:
+    """The name without the site's name after it ("Adam Aaronson PhillyVoice Staff"),
+    when a full name is left: "Redacción Diario Pagina Siete" is a desk, kept whole."""
+    if not site_name or " " not in name:
+        return name
+    words = re.sub(r"\s+(?:staff|team|redaktion)$", "", name, flags=re.I).split()
+    for cut in range(len(words) - 1, 1, -1):
+        if _site_like(" ".join(words[cut:]), site_name):
+            return " ".join(words[:cut])
+    return name
 
 
 def _split(value: str) -> list[str]:

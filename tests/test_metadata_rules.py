@@ -432,3 +432,21 @@ def test_an_organisation_in_the_tags_gives_way_to_a_persons_byline_only():
     top = "<p><strong>Autorin: Uta Staschewski, Projektleiterin der HSS.</strong></p>"
     assert extract(page(head, top), URL).authors == ["Uta Staschewski"]  # one author, a role
     assert extract(page(head), URL).authors == ["Hanns-Seidel-Stiftung e.V."]
+
+
+def test_a_site_name_split_like_a_byline_is_no_two_people():
+    top = '<div class="wrote_by"> By <a href="/reporters/jose">Jose de la Cruz</a></div>'
+    result = extract(page(meta_author("Jobs & Hire"), top, "Jobs & Hire"), URL)
+    assert result.authors == ["Jose de la Cruz"]
+
+
+@pytest.mark.parametrize(
+    ("byline", "expected"),
+    [
+        ("Adam Aaronson PhillyVoice Staff", ["Adam Aaronson"]),
+        ("Redacción PhillyVoice", ["Redacción PhillyVoice"]),  # a desk, kept whole
+    ],
+)
+def test_the_sites_name_after_a_persons_name_is_dropped(byline, expected):
+    top = f'<div class="author">{byline}</div>'
+    assert extract(page(top=top, site="PhillyVoice"), URL).authors == expected
