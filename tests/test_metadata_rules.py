@@ -397,7 +397,10 @@ def test_unmarked_bylines_with_their_lead_words_and_labels(top, expected):
 
 
 def test_a_byline_marked_by_a_test_id_ends_before_its_weekday():
-    top = '<div data-testid="prism-byline"><a href="/team/jr">J.R. Stone</a> Thursday, August 24</div>'
+    top = (
+        '<div data-testid="prism-byline"><a href="/team/jr">J.R. Stone</a>'
+        " Thursday, August 24</div>"
+    )
     result = extract(page(top=top), URL)
     assert (result.authors, result.metadata_sources["authors"]) == (["J.R. Stone"], "byline")
 
