@@ -136,6 +136,9 @@ class ClaimingTaskSource:
     not shrink for ever. At worst the resource is fetched twice."""
     FAILURE_PAUSE_SECONDS = 1.0
     """After a failed claim, wait this long (doubled at each further failure, to 60 s)."""
+    WAKE_POLL_SECONDS = 0.05
+    """An idle worker on SQLite looks this often whether another process committed
+    (``PRAGMA data_version``: a read of shared memory, ~10 µs)."""
     COOL_DOWN_SECONDS = 3600.0
     """A resource whose result could not be stored is not claimed again this soon,
     so that a store error never turns into fetching one page in a loop."""
@@ -248,9 +251,24 @@ class ClaimingTaskSource:
                 )
                 yield tasks
                 continue
-            self._settled.clear()
-            with suppress(TimeoutError):  # a settled task frees room at once
-                await asyncio.wait_for(self._settled.wait(), self.idle)
+            await self._wait_idle()
+
+    async def _wait_idle(self) -> None:
+        """Until a task settles (room at once), another process commits to the database
+        while nothing is in flight (an import, a queued request: look for due work now,
+        not at the next due interval), or ``idle`` seconds have passed."""
+        self._settled.clear()
+        deadline = time.monotonic() + self.idle
+        version = await self._call(self._data_version)
+        while (left := deadline - time.monotonic()) > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), min(left, self.WAKE_POLL_SECONDS))
+                return
+            if version is None or self.in_flight:
+                continue  # busy: its own results change the file all the time
+            if await self._call(self._data_version) != version:
+                self._next_due_look = 0.0
+                return
 
     async def _round(self) -> list[FetchTask]:
         """One look at the store: the tasks claimed, if any."""
@@ -352,6 +370,9 @@ class ClaimingTaskSource:
 
     def _queued(self) -> int:
         return self._open().queued_request_count()
+
+    def _data_version(self) -> int | None:
+        return self._open().sql.data_version()
 
     async def _start_listening(self, wake: asyncio.Event) -> None:
         """Where the database can say so (PostgreSQL NOTIFY), wake the idle wait as soon

@@ -262,6 +262,10 @@ class PostgresBackend:
         """A connection of its own that listens for queued requests."""
         return RequestListener(self.url)
 
+    def data_version(self) -> None:
+        """None: a server tells its listeners (above); nothing to poll."""
+        return None
+
     # ---- statements ---------------------------------------------------------------------
 
     def _run(self, sql: str, params: Sequence[Any]) -> psycopg.Cursor[dict[str, Any]]:

@@ -175,13 +175,20 @@ class SQLiteBackend:
         return lock.run_alive(self.path, run_id)
 
     # ---- editors' requests in real time -------------------------------------------------
-    # No server to tell: workers on a file poll an indexed count (``--idle``).
+    # No server to tell: workers on a file poll an indexed count (``--idle``), and
+    # ``data_version`` between polls.
 
     def notify_requests(self) -> None:
         pass
 
     def listen_requests(self) -> None:
         return None
+
+    def data_version(self) -> int:
+        """A number that changes when another connection commits to the file (SQLite's
+        ``PRAGMA data_version``, read from the shared WAL index: no disk read). An idle
+        worker looks at it often to see an import or a queued request at once."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0]
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:

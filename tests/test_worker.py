@@ -151,6 +151,25 @@ def test_worker_fetches_what_is_due_idles_and_serves_editors_within_a_second(
     assert summary["requeued"] == 0
 
 
+def test_an_idle_worker_sees_a_source_registered_by_another_process_at_once(
+    mockserver, db_path, saved_pages, start_worker
+):
+    """Its look for due work is 30 s away, but on SQLite another connection's commit
+    (an import, the API) wakes it within its next poll (PRAGMA data_version)."""
+    with Store(db_path) as store:
+        first = store.register(mockserver.url(f"/pages/{saved_pages[0]['name']}.html"))
+    worker = start_worker(db_path, "--due-every", "30")
+    assert wait_for(lambda: statuses(db_path, [first.resource["id"]]) == ["ok"], START_TIMEOUT)
+    time.sleep(1.0)  # idle now, everything done
+    with Store(db_path) as store:
+        new = store.register(mockserver.url(f"/pages/{saved_pages[1]['name']}.html"))
+    took = wait_for(lambda: statuses(db_path, [new.resource["id"]]) == ["ok"], 15, 0.05)
+    print(f"\nregistered to stored: {took} s")
+    assert took is not None and took < 5.0
+    code, summary, err = worker.stop()
+    assert code == 0 and summary["stored"] == 2, err
+
+
 def test_sigterm_finishes_and_records_the_fetches_in_flight(mockserver, db_path, start_worker):
     token = uuid.uuid4().hex[:8]
     urls = [
