@@ -110,7 +110,16 @@ class TypedRedirectMiddleware(RedirectMiddleware):
 
 
 class TypedMetaRefreshMiddleware(MetaRefreshMiddleware):
+    # Scrapy reads a meta refresh in the first 4,096 characters, but decodes the whole
+    # body to get them (w3lib, kept on the response): pages without the word in their
+    # first bytes are passed on undecoded. 16 KiB hold 4,096 characters in any 8-bit or
+    # UTF-8 encoding; a body with NUL bytes there (UTF-16) goes to Scrapy as before.
+    HEAD_BYTES = 16384
+
     def process_response(self, request, response):  # type: ignore[override]
+        head = response.body[: self.HEAD_BYTES]
+        if b"\x00" not in head and b"refresh" not in head.lower():
+            return response
         try:
             return super().process_response(request, response)
         except IgnoreRequest as exc:

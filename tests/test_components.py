@@ -397,6 +397,26 @@ def test_a_meta_refresh_loop_is_too_many_redirects_too():
         mw.process_response(request, HtmlResponse(request.url, body=body, request=request))
 
 
+def test_a_page_without_a_meta_refresh_is_passed_on_undecoded():
+    mw = build_from_crawler(TypedMetaRefreshMiddleware, get_crawler(Spider, {}))
+    request = Request("https://example.org/a")
+    body = b"<html><head><title>Plain</title></head><body>" + b"<p>text</p>" * 20_000
+    plain = HtmlResponse(request.url, body=body, request=request)
+    assert mw.process_response(request, plain) is plain
+    assert plain._cached_ubody is None  # the 220 KB body was never decoded here
+    refresh = b'<meta http-equiv="Refresh" content="0; url=/b">'
+    hop = mw.process_response(
+        request,
+        HtmlResponse(request.url, body=b"<html><head>" + refresh + body[6:], request=request),
+    )
+    assert isinstance(hop, Request) and hop.url == "https://example.org/b"
+    utf16 = ('<html><head><meta http-equiv="refresh" content="0; url=/c">').encode("utf-16")
+    hop = mw.process_response(
+        request, HtmlResponse(request.url, body=utf16, encoding="utf-16", request=request)
+    )
+    assert isinstance(hop, Request) and hop.url.startswith("https://example.org/c")  # Scrapy's
+
+
 def test_a_body_inflating_past_download_maxsize_is_body_too_large():
     mw = build_from_crawler(
         TypedHttpCompressionMiddleware, get_crawler(Spider, {"DOWNLOAD_MAXSIZE": 10_000})
