@@ -63,25 +63,29 @@ def iso_date(value: str, today: date | None = None) -> str | None:
 def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
     """Settle ``meta.published``, cheapest evidence first (see the module docstring).
 
-    htmldate's quick search (~1.2 ms) runs on every page: it agrees with a stated tag
-    date on most. The shown date (~1 ms) is read only where the tags are missing, weak
-    or contradicted, and htmldate's extensive search (~5 ms) only where that finds none.
+    The shown date (~1 ms) is read first where no tag states a date or only a weak one
+    does: found, it decides, and htmldate need not run. Elsewhere htmldate's quick search
+    (~1.2 ms) checks the tags' date; the shown date settles a disagreement, and
+    htmldate's extensive search (~5 ms) runs only where nothing else found a date.
     """
-    stated = meta.published
-    quick = _htmldate(tree, url, extensive=False)
-    if stated and quick in (None, stated, _midnight_in_utc_read_as_is(meta)):
-        if meta.sources.get("published") in _WEAK_TAGS:
-            _settle(meta, _shown(tree), "shown")
-        return
-    shown = _shown(tree)
+    stated, weak = meta.published, meta.sources.get("published") in _WEAK_TAGS
+    shown = _shown(tree) if not stated or weak else None
     if shown:
         _settle(meta, shown, "shown")
-    elif quick and not stated:
+        return
+    quick = _htmldate(tree, url, extensive=False)
+    if stated and quick in (None, stated, _midnight_in_utc_read_as_is(meta)):
+        return
+    if quick and not stated:
         _settle(meta, quick, "htmldate")
-    else:
-        found = _htmldate(tree, url, extensive=True)
-        if found and found != stated:
-            _settle(meta, found, "htmldate-extensive")
+        return
+    shown = _shown(tree) if stated and not weak else None  # the tags and htmldate disagree
+    if shown:
+        _settle(meta, shown, "shown")
+        return
+    found = _htmldate(tree, url, extensive=True)
+    if found and found != stated:
+        _settle(meta, found, "htmldate-extensive")
 
 
 def _settle(meta: Metadata, found: str | None, source: str) -> None:
