@@ -285,7 +285,8 @@ def _candidates(tree: HtmlElement) -> Iterator[HtmlElement]:
     """Elements that may hold the byline, in document order; a walk that stops at the
     first byline costs half of an XPath collecting them all (one string test per
     attribute instead of one per ``contains``)."""
-    for element in tree.iter():
+    body = tree.find("body")  # author links and metas in the head have no text to read
+    for element in (body if body is not None else tree).iter():
         classes = element.get("class")
         if (
             (classes and _CANDIDATE_CLASS.search(classes))

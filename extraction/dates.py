@@ -4,15 +4,16 @@
 ``find_date(tree, url, meta)`` settles ``meta.published`` once ``metadata.page_metadata``
 has read the tags; ``meta.sources["published"]`` says which of these decided:
 
+- ``shown``: the date printed with the article (``extraction/shown_date.py``), where no
+  tag states a date or only Dublin Core does (read first: found, htmldate need not
+  run), or where the tags and htmldate's quick search disagree;
 - the tags (``citation``, ``json-ld``, ``opengraph``, ...), when htmldate's quick search
   (URL, head, time elements) finds nothing else or the same date;
-- ``shown``: the date printed with the article (``extraction/shown_date.py``), when no
-  tag states one or only Dublin Core does, or the tags and the quick search disagree;
 - ``htmldate``: the quick search, when no tag states a date and the page shows none;
 - ``htmldate-extensive``: htmldate's search of the text, when all of the above failed
   or the tags and the quick search disagree and the page shows no date.
 
-On the dev set's 706 judged dates this order is right on 0.891, against 0.865 without
+On the dev set's 706 judged dates this order is right on 0.892, against 0.865 without
 the shown date and 0.864 for trafilatura; see docs/extraction.md for what it gets wrong.
 """
 

@@ -101,7 +101,7 @@ _FORUM_HOSTS = ("lesswrong.com", "alignmentforum.org", "forum.effectivealtruism.
 def _detect_forummagnum(tree: HtmlElement, url: str) -> bool:
     host = host_of(url)
     return any(host == h or host.endswith("." + h) for h in _FORUM_HOSTS) or bool(
-        tree.xpath("//*[contains(@class, 'PostsPage-postContent')][1]")
+        tree.xpath("//div[contains(@class, 'PostsPage-postContent')][1]")  # the container
     )
 
 
