@@ -257,12 +257,14 @@ class ClaimingTaskSource:
         """Until a task settles (room at once), another process commits to the database
         while nothing is in flight (an import, a queued request: look for due work now,
         not at the next due interval), or ``idle`` seconds have passed."""
-        self._settled.clear()
+        settled = self._settled
+        assert settled is not None  # set by stream()
+        settled.clear()
         deadline = time.monotonic() + self.idle
         version = await self._call(self._data_version)
         while (left := deadline - time.monotonic()) > 0:
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._settled.wait(), min(left, self.WAKE_POLL_SECONDS))
+                await asyncio.wait_for(settled.wait(), min(left, self.WAKE_POLL_SECONDS))
                 return
             if version is None or self.in_flight:
                 continue  # busy: its own results change the file all the time
