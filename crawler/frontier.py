@@ -254,20 +254,23 @@ class ClaimingTaskSource:
             await self._wait_idle()
 
     async def _wait_idle(self) -> None:
-        """Until a task settles (room at once), another process commits to the database
-        while nothing is in flight (an import, a queued request: look for due work now,
-        not at the next due interval), or ``idle`` seconds have passed."""
+        """Until a task settles (room at once) or ``idle`` seconds have passed; with
+        nothing in flight on SQLite, also until another process commits to the database
+        (an import, a queued request: look for due work now, not at the next due
+        interval). A busy worker waits as before: its own results change the file."""
         settled = self._settled
         assert settled is not None  # set by stream()
         settled.clear()
+        version = None if self.in_flight else await self._call(self._data_version)
+        if version is None:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(settled.wait(), self.idle)
+            return
         deadline = time.monotonic() + self.idle
-        version = await self._call(self._data_version)
         while (left := deadline - time.monotonic()) > 0:
             with suppress(TimeoutError):
                 await asyncio.wait_for(settled.wait(), min(left, self.WAKE_POLL_SECONDS))
                 return
-            if version is None or self.in_flight:
-                continue  # busy: its own results change the file all the time
             if await self._call(self._data_version) != version:
                 self._next_due_look = 0.0
                 return

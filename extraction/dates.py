@@ -64,7 +64,7 @@ def iso_date(value: str, today: date | None = None) -> str | None:
 def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
     """Settle ``meta.published``, cheapest evidence first (see the module docstring).
 
-    The shown date (~1 ms) is read first where no tag states a date or only a weak one
+    The shown date (1-2 ms) is read first where no tag states a date or only a weak one
     does: found, it decides, and htmldate need not run. Elsewhere htmldate's quick search
     (~1.2 ms) checks the tags' date; the shown date settles a disagreement, and
     htmldate's extensive search (~5 ms) runs only where nothing else found a date.

@@ -124,7 +124,8 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     people = authors.clean_authors(
         meta.authors, meta.site_name, split=meta.sources.get("authors") in _SPLIT_SOURCES
     )
-    if people and not all(is_organisation(p) for p in people):
+    organisations_only = bool(people) and all(is_organisation(p) for p in people)
+    if people and not organisations_only:
         meta.authors = people
         if len(people) == 1 and " " not in people[0]:
             _spelled_out(tree, meta)
@@ -132,7 +133,7 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     # no person named: the page's byline; a tag naming only an organisation (the
     # publisher, often) gives way to a person's byline, and stays when there is none
     found = _page_byline(tree, meta)
-    if people and all(is_organisation(p) for p in found):
+    if organisations_only and all(is_organisation(p) for p in found):
         meta.authors = people
         return
     meta.authors = []

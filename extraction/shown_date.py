@@ -12,9 +12,9 @@
    short text holding a numeric date (day first: "21.01.2022 - 13:30").
 
 ``dates.find_date`` asks for it only where the head's tags are weak (no tag date, or
-Dublin Core's) or disagree with htmldate: on the dev set the shown date was right on 14
-such pages and wrong on none, and where it differs from a JSON-LD or OpenGraph date the
-tags are right more often (the page shows an update or a related story's date).
+Dublin Core's) or disagree with htmldate: on the dev set it made 20 dates right and 1
+wrong, and where it differs from a JSON-LD or OpenGraph date the tags are right more
+often (the page shows an update or a related story's date).
 """
 
 from __future__ import annotations
