@@ -82,7 +82,7 @@ def test_dates_are_taken_as_written_but_a_local_midnight_in_utc(stated, expected
 
 
 def test_a_date_only_in_the_text_comes_from_the_extensive_search():
-    result = extract(page(top="<p>Published on March 12, 2019 by the team.</p>"), URL)
+    result = extract(page(top="<p>We met on March 12, 2019 with the team.</p>"), URL)
     assert result.published == "2019-03-12"
     assert result.metadata_sources["published"] == "htmldate-extensive"
 
@@ -111,17 +111,120 @@ def test_the_date_shown_with_the_article_beats_htmldates_reading_of_the_url(top)
     assert (result.published, result.metadata_sources["published"]) == ("2019-08-16", "shown")
 
 
-def test_a_shown_date_outranks_dublin_core_but_not_json_ld():
+@pytest.mark.parametrize(
+    "top",
+    [
+        '<span class="post-date">16 August 2019</span>',
+        '<span class="post-date">Aug. 16th, 2019</span>',
+        '<span class="fecha">Publicado el 16 de agosto de 2019</span>',
+        '<time datetime="16 de agosto de 2019">16 de agosto de 2019</time>',
+        '<div class="date">Freitag, 16. Aug 2019</div>',
+        "<p>Publié le 16 août 2019</p>",
+        "<p>Veröffentlicht am 16. August 2019</p>",
+    ],
+)
+def test_a_shown_date_with_its_month_written_out(top):
+    result = extract(page(top=top), "https://example.org/2019/08/24/post")
+    assert (result.published, result.metadata_sources["published"]) == ("2019-08-16", "shown")
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        '<span class="date">3 decisions, 2019</span>',  # no month's name
+        '<span class="date">12 Marché 2019</span>',  # a word that starts like one
+        "<p>Posted by Kim on Friday, August 16, 2019</p>",  # the date is not the label's
+    ],
+)
+def test_words_that_are_not_a_month_or_not_after_the_label_are_no_shown_date(top):
+    result = extract(page(top=top), "https://example.org/2019/08/24/post")
+    assert result.published == "2019-08-24"
+
+
+def test_a_label_run_together_with_a_time_before_it_is_read():
+    top = "<p>Letzte Änderung: 31.10.2023 - 14:49:39<br>Erschienen am: 01.11.2023</p>"
+    result = extract(page(top=top), URL)
+    assert (result.published, result.metadata_sources["published"]) == ("2023-11-01", "shown")
+
+
+def test_the_date_of_the_sites_masthead_is_not_the_articles():
+    html = (
+        '<html><head><title>A post</title></head><body><div class="masthead-header">'
+        '<div class="mh-date">Miércoles 4 de Mayo de 2022</div></div><article><h1>A post</h1>'
+        f'<div class="byline-datetime">3 de Mayo de 2022</div>{BODY}</article></body></html>'
+    )
+    result = extract(html, URL)
+    assert (result.published, result.metadata_sources["published"]) == ("2022-05-03", "shown")
+
+
+@pytest.mark.parametrize(
+    ("stated", "shown", "expected"),
+    [
+        # the same moment: 23:37 at -04:00 is 03:37 UTC the next day
+        (
+            "2022-05-04T03:37:37+00:00",
+            '<time datetime="2022-05-03T23:37:37-04:00">3 May</time>',
+            ("2022-05-03", "shown"),
+        ),
+        (
+            "2022-05-04T00:53:29.274Z",
+            '<span class="date">3 de mayo de 2022</span>',
+            ("2022-05-03", "shown"),
+        ),
+        # written in the publisher's zone: the tag's own date stands
+        (
+            "2022-05-04T03:37:37+02:00",
+            '<time datetime="2022-05-03">3 May</time>',
+            ("2022-05-04", "opengraph"),
+        ),
+        # more than a day apart: another date, not the same moment
+        (
+            "2022-05-04T03:37:37Z",
+            '<time datetime="2022-05-01">1 May</time>',
+            ("2022-05-04", "opengraph"),
+        ),
+    ],
+)
+def test_a_date_stated_in_utc_gives_way_to_the_publishers_day_shown(stated, shown, expected):
+    head = f'<meta property="article:published_time" content="{stated}">'
+    result = extract(page(head, shown), URL)
+    assert (result.published, result.metadata_sources["published"]) == expected
+
+
+def test_a_shown_date_outranks_dublin_core_and_an_earlier_json_ld_date():
     shown = '<time datetime="2022-01-27">27.01.2022</time>'
-    dublin_core = '<meta name="DC.date" content="2021-12-20">'
+    dublin_core = '<meta name="DC.date" content="2022-02-20">'
     result = extract(page(dublin_core, shown), URL)
     assert (result.published, result.metadata_sources["published"]) == ("2022-01-27", "shown")
-    jsonld = (
-        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "A post",'
-        ' "datePublished": "2021-12-20T10:00:00+01:00"}</script>'
-    )
-    kept = extract(page(jsonld, shown), URL)
-    assert (kept.published, kept.metadata_sources["published"]) == ("2021-12-20", "json-ld")
+
+    def jsonld(stated: str) -> str:
+        return (
+            '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "A post",'
+            f' "datePublished": "{stated}"}}</script>'
+        )
+
+    # the record was made before the article went out: the page shows when it did
+    later = extract(page(jsonld("2021-12-20T10:00:00+01:00"), shown), URL)
+    assert (later.published, later.metadata_sources["published"]) == ("2022-01-27", "shown")
+    # a date shown before the stated one is another item's, not this article's
+    kept = extract(page(jsonld("2022-02-20T10:00:00+01:00"), shown), URL)
+    assert (kept.published, kept.metadata_sources["published"]) == ("2022-02-20", "json-ld")
+    # nor does a shown change of the article outrank the stated publication
+    updated = '<p class="date">Aktualisiert: 27.01.2022</p>'
+    stays = extract(page(jsonld("2021-12-20T10:00:00+01:00"), updated), URL)
+    assert (stays.published, stays.metadata_sources["published"]) == ("2021-12-20", "json-ld")
+
+
+@pytest.mark.parametrize(
+    "top",
+    [
+        "<p>Mit Datum 1. Februar 2022 gilt die Regel.</p>",  # "Datum" in prose: no label
+        '<div class="site-header"><span class="date">24.08.2019</span></div>',
+    ],
+)
+def test_a_date_in_prose_or_the_sites_header_is_not_the_articles(top):
+    result = extract(page(top=top), "https://example.org/2019/08/16/post")
+    assert result.published == "2019-08-16"
 
 
 @pytest.mark.parametrize(
