@@ -43,11 +43,14 @@ _TEXT_BYLINE_TAGS = (
 # "Geschrieben von X"); the name may sit in a child element ("von <em>X</em>")
 _TEXT_BYLINE_LEAD = (
     r"^\s*(?:[-–—]+\s*|[\d.:/-]+\s+){0,2}(?:(?:(?:posted|written|text|blog\s+beitrag|"
-    r"beitrag|artikel|geschrieben|verfasst|eingestellt|erstellt|écrit|escrito|publicado)\s+)?"
-    r"(?:by|von|par|por|door)|autoren|authors|(?:autor(?:in)?|auteur|author|redaktion|text)\s*:)"
+    r"(?:ein\s+)?beitrag|(?:ein\s+)?artikel|geschrieben|verfasst|eingestellt|erstellt|écrit|"
+    r"escrito|publicado)\s+)?(?:by|von|par|por|door)\s*:?|autoren|authors|"
+    r"(?:autor(?:in)?|auteur|author|redaktion|text)\s*:)"
 )
 _TEXT_BYLINE = re.compile(_TEXT_BYLINE_LEAD + r"\s+\w", re.I)
-_TEXT_BYLINE_OPENING = re.compile(_TEXT_BYLINE_LEAD + r"(?:\s+\w|\s*$)", re.I)
+_TEXT_BYLINE_OPENING = re.compile(
+    _TEXT_BYLINE_LEAD + r"(?:\s+\w|\s*$)|^\s*(?:autor(?:in|en)?|auteur|authors?)\s*$", re.I
+)
 # a label that introduces one person: what follows a comma is a role
 _ONE_AUTHOR = re.compile(r"^\s*(?:autor(?:in)?|auteur|author)\s*:", re.I)
 # at most this many "By ..." lines that are no byline are read: the byline sits near the
@@ -169,6 +172,8 @@ def _without_site(name: str, site_name: str | None) -> str:
     for cut in range(len(words) - 1, 1, -1):
         if _site_like(" ".join(words[cut:]), site_name):
             return " ".join(words[:cut])
+    if len(words) > 2 and letters(words[0]).startswith(letters(site_name)):
+        return " ".join(words[1:])  # the site's role before it: "FOCUS-Online-Experte X Y"
     return name
 
 
@@ -234,7 +239,8 @@ def _name_shaped(name: str) -> bool:
 
 def _site_like(author: str, site_name: str | None) -> bool:
     """An "author" that is really the site: a domain, or the site's name written another
-    way: "ElColombiano.com" for "El Colombiano", its initials ("JF" for "JUNGE FREIHEIT"),
+    way: "ElColombiano.com" for "El Colombiano", its initials ("JF" for "JUNGE FREIHEIT";
+    "Deutsche Welle" on "DW.COM"),
     one part of a compound site name ("Die FURCHE" in "Achtsam durch die Krise | Die
     FURCHE"), or the name with a desk's initials ("IT Finanzmagazin /PP")."""
     lowered = author.casefold()
@@ -251,6 +257,11 @@ def _site_like(author: str, site_name: str | None) -> bool:
     return (
         spelled == site
         or (spelled.startswith(site) and len(spelled) - len(site) <= 3)
+        or (  # the site is the author's initials: "Deutsche Welle" on "DW.COM"
+            len(site) >= 2
+            and len(author.split()) == len(site)
+            and site == letters("".join(w[0] for w in author.split()))
+        )
         or (
             len(words) >= 2
             and author.isupper()
@@ -330,8 +341,8 @@ def text_byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
         if not node.text or not _TEXT_BYLINE_OPENING.match(node.text):
             continue
         text = " ".join(" ".join(node.itertext()).split())
-        if node.tail and not _TEXT_BYLINE.match(text):  # "<b>Text:</b> Kim Lee"
-            text = f"{text} {' '.join(node.tail.split())}"
+        if not _TEXT_BYLINE.match(text):  # a label alone: "<b>Text:</b> Kim Lee"
+            text = f"{text.rstrip(': ')}: {_text_after(node)}"
         if len(text) > 120 or not _TEXT_BYLINE.match(text) or _in_skipped(node):
             continue
         line = _byline_names(text)
@@ -343,6 +354,35 @@ def text_byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
         if tries >= _TEXT_BYLINE_TRIES:
             break
     return []
+
+
+# elements after which a label's line has ended, once it holds text
+_LINE_ENDS = frozenset(
+    {"br", "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "table", "section"}
+)
+
+
+def _text_after(label: HtmlElement, limit: int = 120) -> str:
+    """The line that follows a label element: its tail, then its next siblings' text up
+    to a line break or block; else its parent's, or grandparent's, following text
+    ("<p><strong>By</strong></p><p class="name">Kim Lee</p>"), up to ``limit`` characters."""
+    parts: list[str] = []
+    element = label
+    for _ in range(3):
+        for following in (element, *element.itersiblings()):
+            if following is not element and following.tag in _LINE_ENDS and parts:
+                return " ".join(parts)
+            text = following.tail or ""
+            if following is not element:
+                text = following.text_content() + text
+            if text.strip():
+                parts.append(" ".join(text.split()))
+            if sum(map(len, parts)) >= limit:
+                break
+        element = element.getparent()
+        if parts or element is None or element.tag == "body":
+            break
+    return " ".join(parts)
 
 
 _CONNECTORS = frozenset({"and", "und", "y", "et", "e", "i", "og", "en", "och"})

@@ -148,14 +148,14 @@ def _page_byline(tree: HtmlElement, meta: Metadata) -> list[str]:
 
 
 def _spelled_out(tree: HtmlElement, meta: Metadata) -> None:
-    """A tag author that is a handle ("arianschlichenmayer", "gabor_munier") gives way to
-    the page's byline when that spells the same letters as a name ("Arian Schlichenmayer")."""
+    """A tag author that is a handle ("arianschlichenmayer", "gabor_munier") or a first
+    name alone ("Todd") gives way to the page's byline when that spells the same letters
+    as a name ("Arian Schlichenmayer") or starts with that first name ("Todd Bates")."""
     found = _page_byline(tree, meta)
-    if (
-        len(found) == 1
-        and " " in found[0]
-        and authors.letters(found[0]) == authors.letters(meta.authors[0])
-    ):
+    if len(found) != 1 or " " not in found[0]:
+        return
+    named = authors.letters(meta.authors[0])
+    if named in (authors.letters(found[0]), authors.letters(found[0].split()[0])):
         meta.authors, meta.sources["authors"] = found, "byline"
 
 
@@ -370,6 +370,7 @@ def _from_plain_meta(meta: Metadata, tags: dict[str, list[str]]) -> None:
         first.get("author")
         or "; ".join(tags.get("parsely-author", []))  # one tag per author
         or first.get("sailthru.author")
+        or _twitter_label(first, _WRITTEN_BY)
     )
     if author and not author.startswith("http"):
         names = [a.strip() for a in re.split(r";|\band\b", author) if a.strip()]
@@ -393,6 +394,22 @@ def _from_plain_meta(meta: Metadata, tags: dict[str, list[str]]) -> None:
         "meta",
     )
     meta.offer("language", first.get("language") or first.get("content-language"), "meta")
+
+
+# Yoast SEO's Twitter card labels, in the site's language: "Written by" -> the author
+_WRITTEN_BY = re.compile(
+    r"^(?:written by|verfasst von|geschrieben von|écrit par|escrito por|scritto da|"
+    r"geschreven door|skrevet af|skrivet av|napisane przez)$",
+    re.I,
+)
+
+
+def _twitter_label(first: dict[str, str], label: re.Pattern[str]) -> str | None:
+    """The value of the ``twitter:dataN`` whose ``twitter:labelN`` matches ``label``."""
+    for n in range(1, 5):
+        if label.match(first.get(f"twitter:label{n}", "").strip()):
+            return first.get(f"twitter:data{n}")
+    return None
 
 
 def _extends(values: list[str], found: list[str]) -> bool:

@@ -311,6 +311,25 @@ def test_byline_forms(top, expected):
         ('<span>Geschrieben von <a href="/u/6">Kim Lee</a></span>', ["Kim Lee"]),
         ("<h5>Autor: </h5>Peter Maahn/SP-X", ["Peter Maahn"]),  # an agency after a slash
         ("<p>Auteur : Kossivi Tiassou</p>", ["Kossivi Tiassou"]),
+        (
+            "<div>Ein Artikel von <strong>Pamela Sladky</strong> | 27.01.2022</div>",
+            ["Pamela Sladky"],
+        ),
+        ("<p><b>Von:</b><br><br>Götz Warnke</p>", ["Götz Warnke"]),  # the label alone
+        (
+            '<h4 class="meta-title">Autor</h4><p><a href="/p/nh">Nikolai Huke</a></p>',
+            ["Nikolai Huke"],
+        ),
+        (  # the label and the name each in a field of its own
+            '<div class="field"><p class="label"><strong>By</strong></p></div>'
+            '<div class="field"><p class="full-name">Todd Bates</p></div>',
+            ["Todd Bates"],
+        ),
+        (  # the line ends at the break: the next label is not the name's
+            "<div><span>Autor:</span> Fritz Imhof<br><span>Quelle:</span> Livenet</div>",
+            ["Fritz Imhof"],
+        ),
+        ("<p><b>Autor</b></p><p>Die Zahlen sind hier zu finden.</p>", []),
     ],
 )
 def test_unmarked_bylines_need_a_line_of_names(top, expected):
@@ -490,6 +509,30 @@ def test_a_handle_gives_way_to_the_byline_spelling_the_same_name():
     assert other.authors == ["gabor_munier"]
 
 
+def test_a_first_name_in_the_tags_gives_way_to_the_byline_starting_with_it():
+    head = meta_author("Todd")
+    result = extract(page(head, '<div class="byline">By Todd Bates</div>'), URL)
+    assert (result.authors, result.metadata_sources["authors"]) == (["Todd Bates"], "byline")
+    other = extract(page(head, '<div class="byline">By Kim Lee</div>'), URL)
+    assert other.authors == ["Todd"]
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("Written by", ["Karoline Herr"]),
+        ("Verfasst von", ["Karoline Herr"]),
+        ("Est. reading time", []),
+    ],
+)
+def test_the_written_by_label_of_a_twitter_card_names_the_author(label, expected):
+    head = (
+        f'<meta name="twitter:label1" content="{label}">'
+        '<meta name="twitter:data1" content="Karoline Herr">'
+    )
+    assert extract(page(head), URL).authors == expected
+
+
 def test_a_byline_marked_by_a_test_id_ends_before_its_weekday():
     top = (
         '<div data-testid="prism-byline"><a href="/team/jr">J.R. Stone</a>'
@@ -515,6 +558,7 @@ def test_a_first_name_in_json_ld_is_completed_from_the_persons_description():
         ("JF", "JUNGE FREIHEIT"),  # its initials
         ("Die FURCHE", "Achtsam durch die Krise | Die FURCHE"),  # a part of it
         ("IT Finanzmagazin /PP", "IT Finanzmagazin"),  # with a desk's initials
+        ("Deutsche Welle (www.dw.com)", "DW.COM"),  # the site is its initials
     ],
 )
 def test_a_tag_author_that_is_the_site_gives_way_to_the_byline(author, site):
@@ -542,6 +586,8 @@ def test_a_site_name_split_like_a_byline_is_no_two_people():
     [
         ("Adam Aaronson PhillyVoice Staff", ["Adam Aaronson"]),
         ("Redacción PhillyVoice", ["Redacción PhillyVoice"]),  # a desk, kept whole
+        ("PhillyVoice-Experte Robin Tschöpe", ["Robin Tschöpe"]),  # the site's role before
+        ("PhillyVoice Team", ["PhillyVoice Team"]),
     ],
 )
 def test_the_sites_name_after_a_persons_name_is_dropped(byline, expected):
