@@ -45,11 +45,20 @@ _TEXT_BYLINE_LEAD = (
     r"^\s*(?:[-–—]+\s*|[\d.:/-]+\s+){0,2}(?:(?:(?:posted|written|text|blog\s+beitrag|"
     r"(?:ein\s+)?beitrag|(?:ein\s+)?artikel|geschrieben|verfasst|eingestellt|erstellt|écrit|"
     r"escrito|publicado)\s+)?(?:by|von|par|por|door)\s*:?|autoren|authors|"
-    r"(?:autor(?:in)?|auteur|author|redaktion|text)\s*:)"
+    r"(?:autor(?:in)?|auteur|author|redaktion|text|interview)\s*:)"
 )
 _TEXT_BYLINE = re.compile(_TEXT_BYLINE_LEAD + r"\s+\w", re.I)
 _TEXT_BYLINE_OPENING = re.compile(
-    _TEXT_BYLINE_LEAD + r"(?:\s+\w|\s*$)|^\s*(?:autor(?:in|en)?|auteur|authors?)\s*$", re.I
+    _TEXT_BYLINE_LEAD + r"(?:\s+\w|\s*$)|^\s*(?:autor(?:in|en)?|auteur|authors?|interview)\s*$",
+    re.I,
+)
+# a date line that ends with a name and holds nothing else: "11.12.2019 - Amelie
+# Loevenich", "04.02.2022 | 13:10 Uhr | Uta Helkenberg" (each name part capitalized)
+_DATED_LINE_MAX = 70
+_DATED_NAME = re.compile(
+    r"^\s*\d{1,2}\.\s?\d{1,2}\.\s?\d{2,4}(?:\s*[|,]?\s*\d{1,2}:\d{2}(?:\s*Uhr)?)?\s*[|–-]\s*"
+    r"((?:[^\W\d_][^\W\d_'-]*(?:-[^\W\d_]+)?|[^\W\d_]\.)"
+    r"(?:\s(?:[^\W\d_][^\W\d_'-]*(?:-[^\W\d_]+)?|[^\W\d_]\.)){1,2})\s*$"
 )
 # a label that introduces one person: what follows a comma is a role
 _ONE_AUTHOR = re.compile(r"^\s*(?:autor(?:in)?|auteur|author)\s*:", re.I)
@@ -197,8 +206,22 @@ def _split(value: str) -> list[str]:
         if kept and (part.isupper() or part.islower()) and len(part) <= 5 and " " not in part:
             continue  # "Rob Picheta, CNN", "David Hutzler, dpa": an outlet after a name
         if _plausible(part):
-            kept.append(part)
+            kept.append(_unshouted(part))
     return kept
+
+
+def _unshouted(name: str) -> str:
+    """A person's name written in capitals, in title case: "SVEN MICHAELSEN" -> "Sven
+    Michaelsen", "JUAN DE LA CRUZ" -> "Juan de la Cruz"; an acronym stays ("NDR")."""
+    words = name.split()
+    if len(words) < 2 or not name.isupper() or is_organisation(name):
+        return name
+    return " ".join(
+        w.lower()
+        if i and w.lower() in _PARTICLES
+        else "-".join(p.capitalize() for p in w.split("-"))
+        for i, w in enumerate(words)
+    )
 
 
 def _tidy(value: str) -> str:
@@ -338,7 +361,13 @@ def text_byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
     """
     tries = 0
     for node in tree.iter(_TEXT_BYLINE_TAGS):
-        if not node.text or not _TEXT_BYLINE_OPENING.match(node.text):
+        if not node.text:
+            continue
+        if node.text.lstrip()[:1].isdigit():  # "11.12.2019 - Amelie Loevenich"
+            names = _dated_name(node, site_name)
+            if names:
+                return names
+        if not _TEXT_BYLINE_OPENING.match(node.text):
             continue
         text = " ".join(" ".join(node.itertext()).split())
         if not _TEXT_BYLINE.match(text):  # a label alone: "<b>Text:</b> Kim Lee"
@@ -383,6 +412,14 @@ def _text_after(label: HtmlElement, limit: int = 120) -> str:
         if parts or element is None or element.tag == "body":
             break
     return " ".join(parts)
+
+
+def _dated_name(node: HtmlElement, site_name: str | None) -> list[str]:
+    dated = _DATED_NAME.match(node.text_content()[: _DATED_LINE_MAX + 1])
+    line = dated.group(1) if dated else ""
+    if not line or not _capitalized(line) or is_organisation(line) or _in_skipped(node):
+        return []
+    return clean_authors([line], _unless_person(site_name))
 
 
 _CONNECTORS = frozenset({"and", "und", "y", "et", "e", "i", "og", "en", "och"})

@@ -330,6 +330,12 @@ def test_byline_forms(top, expected):
             ["Fritz Imhof"],
         ),
         ("<p><b>Autor</b></p><p>Die Zahlen sind hier zu finden.</p>", []),
+        ('<div class="label">Interview</div><div>SVEN MICHAELSEN</div>', ["Sven Michaelsen"]),
+        ("<p>11.12.2019 - Amelie Loevenich</p>", ["Amelie Loevenich"]),  # a dated line
+        ("<small>04.02.2022 | 13:10 Uhr | Uta Helkenberg</small>", ["Uta Helkenberg"]),
+        ("<p>25.10.2022 - Berlin</p>", []),  # one word: a place
+        ("<p>12.03.2021 | aktuelle meldung</p>", []),
+        ("<p>12.03.2021 - Deutsche Bahn AG</p>", []),  # an organisation
     ],
 )
 def test_unmarked_bylines_need_a_line_of_names(top, expected):
