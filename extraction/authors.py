@@ -422,6 +422,36 @@ def _dated_name(node: HtmlElement, site_name: str | None) -> list[str]:
     return clean_authors([line], _unless_person(site_name))
 
 
+def signature_author(tree: HtmlElement, last_line: str, site_name: str | None) -> list[str]:
+    """The name that signs the text: its last line, when that is a name of two or three
+    words set apart in bold or italics in a paragraph of its own ("<p><b><i>Stefan
+    Wasmer</i></b></p>"). Headings in capitals and organisations are no signature."""
+    line = " ".join(last_line.split())
+    if (
+        not 2 <= len(line.split()) <= 3
+        or len(line) > 40
+        or line.isupper()
+        or not _capitalized(line)
+        or is_organisation(line)
+    ):
+        return []
+    for element in tree.iter("b", "strong", "em", "i"):
+        if " ".join(element.text_content().split()) != line:
+            continue
+        while element.getparent() is not None and element.getparent().tag in _EMPHASIS:
+            element = element.getparent()
+        paragraph = element.getparent()
+        if (
+            paragraph is not None
+            and paragraph.tag == "p"
+            and " ".join(paragraph.text_content().split()) == line
+            and not _in_skipped(paragraph)
+        ):
+            return clean_authors([line], _unless_person(site_name))
+    return []
+
+
+_EMPHASIS = frozenset({"b", "strong", "em", "i", "font", "span"})
 _CONNECTORS = frozenset({"and", "und", "y", "et", "e", "i", "og", "en", "och"})
 
 

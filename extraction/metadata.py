@@ -141,6 +141,15 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     meta.offer("authors", found, "byline")
 
 
+def find_signature(tree: HtmlElement, meta: Metadata, text: str) -> None:
+    """Where no tag or byline named an author: the name that signs the main text."""
+    if meta.authors or not text:
+        return
+    last = text.rsplit("\n", 1)[-1]
+    found = _safe(lambda: authors.signature_author(tree, last, meta.site_name), [])
+    meta.offer("authors", found, "signature")
+
+
 def _page_byline(tree: HtmlElement, meta: Metadata) -> list[str]:
     return _safe(lambda: authors.byline_authors(tree, meta.site_name), []) or _safe(
         lambda: authors.text_byline_authors(tree, meta.site_name), []

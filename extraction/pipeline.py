@@ -57,6 +57,7 @@ def _extract(raw: str | bytes, url: str | None) -> Extracted:
     paragraphs, text = _main_text(html, tree, url, rule)  # 5. main text, 6. boilerplate
     # NFC like trafilatura.extract(): one spelling per character for search and matching
     text = unicodedata.normalize("NFC", text)
+    metadata.find_signature(tree, meta, text)  # an author signing the text, where none else
     status, status_reason = page_status.page_status(  # 7. page status
         html,
         tree,
