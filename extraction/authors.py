@@ -22,7 +22,7 @@ from citation.names import is_organisation
 
 # Elements that name the author: rel/itemprop author, /author/ links, and class or id
 # words with "author" or "byline" (BEM too: "post__author", "c-page-intro__author").
-_CANDIDATE_CLASS = re.compile(r"[Aa]uthor|[Bb]yline|autor|auteur|vcard|contributor")
+_CANDIDATE_CLASS = re.compile(r"[Aa]uthor|[Bb]yline|autor|auteur|vcard|contributor|credit")
 # Elements whose own text may open an unmarked byline ("Von Lisa Petrich", "By X | date")
 _TEXT_BYLINE_TAGS = (
     "p",
@@ -70,7 +70,7 @@ _BYLINE_WORD = re.compile(
     r"^(?:[\w-]*?(?:__|-|_))?(?:author|byline|authors|autor|auteurs?|autoren|vcard|"
     r"contributors?)"
     r"(?:(?:__|-|_)(?:name|link|info|txt|text|meta|wrapper|inner|first|box|block))*$|"
-    r"^(?:author|byline)\w*$|authorName|AuthorName|dates_auteurs",
+    r"^(?:author|byline)\w*$|authorName|AuthorName|dates_auteurs|^credit$",
     re.I,
 )
 _NOT_BYLINE_WORD = re.compile(
