@@ -129,6 +129,8 @@ def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
         meta.authors = people
         if len(people) == 1 and " " not in people[0]:
             _spelled_out(tree, meta)
+        elif len(people) == 1 and meta.sources.get("authors") == "json-ld":
+            _byline_extends(tree, meta)
         return
     # no person named: the page's byline; a tag naming only an organisation (the
     # publisher, often) gives way to a person's byline, and stays when there is none
@@ -154,6 +156,14 @@ def _page_byline(tree: HtmlElement, meta: Metadata) -> list[str]:
     return _safe(lambda: authors.byline_authors(tree, meta.site_name), []) or _safe(
         lambda: authors.text_byline_authors(tree, meta.site_name), []
     )
+
+
+def _byline_extends(tree: HtmlElement, meta: Metadata) -> None:
+    """JSON-LD often names the first author only: a byline that names that person and
+    others ("von Rudolf Fischer, Simon Kohler") names them all."""
+    found = _safe(lambda: authors.byline_authors(tree, meta.site_name), [])
+    if len(found) > 1 and _extends(found, meta.authors):
+        meta.authors, meta.sources["authors"] = found, "byline"
 
 
 def _spelled_out(tree: HtmlElement, meta: Metadata) -> None:
