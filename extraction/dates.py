@@ -89,6 +89,8 @@ def find_date(tree: HtmlElement, url: str | None, meta: Metadata) -> None:
     elif source == "json-ld" and shown.date and shown.date >= stated:
         _settle(meta, shown.date, "shown" if shown.date > stated else source)
         return  # decided, or confirmed without htmldate
+    elif shown.date == stated:
+        return  # confirmed by the page: htmldate could only agree or be overruled by it
     quick = _htmldate(tree, url, extensive=False)
     if stated and quick in (None, stated, _midnight_in_utc_read_as_is(meta)):
         if _UTC_TIME.search(str(meta.stated_date)) and shown.a_day_from(stated):

@@ -31,7 +31,7 @@ class Rule:
     name: str
     page_type: str
     """Our page type for articles of this platform (blog, paper, reference, forum)."""
-    detect: Callable[[HtmlElement, str], bool]
+    detect: Callable[[HtmlElement, str, PageFacts], bool]
     content: tuple[str, ...] = ()
     """XPaths of the article container, tried in order; the first unique match wins."""
     prune: tuple[str, ...] = ()
@@ -53,68 +53,96 @@ class Rule:
         return self.compiled[kind]
 
 
-def _generator(tree: HtmlElement) -> str:
-    return " ".join(tree.xpath("//meta[@name='generator']/@content")).lower()
+@dataclass(frozen=True)
+class PageFacts:
+    """What the detectors read from the head, gathered in one pass over its tags."""
 
+    generator: str
+    """The ``<meta name="generator">`` contents, lowercased."""
+    links: str
+    """The ``href`` of every ``<link>``."""
+    scripts: str
+    """The ``src`` of every ``<script>``."""
+    metas: frozenset[tuple[str, str]]
+    """(name or property, content) of every ``<meta>``."""
 
-def _detect_substack(tree: HtmlElement, url: str) -> bool:
-    # custom domains keep Substack's CDN and its post markup
-    return host_of(url).endswith(".substack.com") or bool(
-        tree.xpath(
-            "//link[contains(@href, 'substackcdn.com')][1]"
-            " | //script[contains(@src, 'substackcdn.com')][1]"
+    @classmethod
+    def of(cls, tree: HtmlElement) -> PageFacts:
+        generator, links, scripts, metas = [], [], [], set()
+        for element in tree.iter("meta", "link", "script"):
+            if element.tag == "meta":
+                key = element.get("name") or element.get("property") or ""
+                content = element.get("content") or ""
+                metas.add((key, content))
+                if key == "generator":
+                    generator.append(content)
+            elif element.tag == "link":
+                links.append(element.get("href") or "")
+            else:
+                scripts.append(element.get("src") or "")
+        return cls(
+            " ".join(generator).lower(), " ".join(links), " ".join(scripts), frozenset(metas)
         )
-        and tree.xpath(f"//div[{_has_class('available-content')} or {_has_class('body')}][1]")
+
+    def has_meta(self, key: str, content: str | None = None) -> bool:
+        return any(k == key and content in (None, c) for k, c in self.metas)
+
+
+_SUBSTACK_POST = XPath(f"//div[{_has_class('available-content')} or {_has_class('body')}][1]")
+_FORUM_POST = XPath("//div[contains(@class, 'PostsPage-postContent')][1]")
+_ARXIV_ABSTRACT = XPath("//blockquote[contains(@class, 'abstract')][1]")
+_MEDIAWIKI_TEXT = XPath("//div[@id='mw-content-text'][1]")
+
+
+def _detect_substack(tree: HtmlElement, url: str, page: PageFacts) -> bool:
+    # custom domains keep Substack's CDN and its post markup
+    return host_of(url).endswith(".substack.com") or (
+        ("substackcdn.com" in page.links or "substackcdn.com" in page.scripts)
+        and bool(_SUBSTACK_POST(tree))
     )
 
 
-def _detect_medium(tree: HtmlElement, url: str) -> bool:
+def _detect_medium(tree: HtmlElement, url: str, page: PageFacts) -> bool:
     return (
         host_of(url) == "medium.com"
         or host_of(url).endswith(".medium.com")
-        or bool(
-            tree.xpath(
-                "//meta[@property='al:android:app_name' and @content='Medium'][1]"
-                " | //script[contains(@src, 'cdn-client.medium.com')][1]"
-            )
-        )
+        or page.has_meta("al:android:app_name", "Medium")
+        or "cdn-client.medium.com" in page.scripts
     )
 
 
-def _detect_wordpress(tree: HtmlElement, url: str) -> bool:
-    return _generator(tree).startswith("wordpress") or bool(
-        tree.xpath(
-            "//link[contains(@href, '/wp-content/')][1]"
-            " | //script[contains(@src, '/wp-content/')"
-            " or contains(@src, '/wp-includes/')][1]"
-        )
+def _detect_wordpress(tree: HtmlElement, url: str, page: PageFacts) -> bool:
+    return (
+        page.generator.startswith("wordpress")
+        or "/wp-content/" in page.links
+        or "/wp-content/" in page.scripts
+        or "/wp-includes/" in page.scripts
     )
 
 
-def _detect_ghost(tree: HtmlElement, url: str) -> bool:
-    return _generator(tree).startswith("ghost")
+def _detect_ghost(tree: HtmlElement, url: str, page: PageFacts) -> bool:
+    return page.generator.startswith("ghost")
 
 
 _FORUM_HOSTS = ("lesswrong.com", "alignmentforum.org", "forum.effectivealtruism.org")
 
 
-def _detect_forummagnum(tree: HtmlElement, url: str) -> bool:
+def _detect_forummagnum(tree: HtmlElement, url: str, page: PageFacts) -> bool:
     host = host_of(url)
     return any(host == h or host.endswith("." + h) for h in _FORUM_HOSTS) or bool(
-        tree.xpath("//div[contains(@class, 'PostsPage-postContent')][1]")  # the container
+        _FORUM_POST(tree)  # the container
     )
 
 
-def _detect_arxiv(tree: HtmlElement, url: str) -> bool:
-    return bool(re.search(r"(^|\.)arxiv\.org$", host_of(url)) and "/abs/" in url) or bool(
-        tree.xpath("//meta[@name='citation_arxiv_id'][1]")
-        and tree.xpath("//blockquote[contains(@class, 'abstract')][1]")
+def _detect_arxiv(tree: HtmlElement, url: str, page: PageFacts) -> bool:
+    return bool(re.search(r"(^|\.)arxiv\.org$", host_of(url)) and "/abs/" in url) or (
+        page.has_meta("citation_arxiv_id") and bool(_ARXIV_ABSTRACT(tree))
     )
 
 
-def _detect_mediawiki(tree: HtmlElement, url: str) -> bool:
-    wiki = host_of(url).endswith(".wikipedia.org") or _generator(tree).startswith("mediawiki")
-    return wiki and bool(tree.xpath("//div[@id='mw-content-text'][1]"))
+def _detect_mediawiki(tree: HtmlElement, url: str, page: PageFacts) -> bool:
+    wiki = host_of(url).endswith(".wikipedia.org") or page.generator.startswith("mediawiki")
+    return wiki and bool(_MEDIAWIKI_TEXT(tree))
 
 
 RULES: tuple[Rule, ...] = (
@@ -259,9 +287,10 @@ RULES: tuple[Rule, ...] = (
 
 def find_rule(tree: HtmlElement, url: str | None) -> Rule | None:
     """The first rule whose platform ``tree`` shows, or None."""
+    page = PageFacts.of(tree)
     for rule in RULES:
         try:
-            if rule.detect(tree, url or ""):
+            if rule.detect(tree, url or "", page):
                 return rule
         except Exception:  # odd markup must not stop extraction
             continue
