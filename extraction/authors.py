@@ -186,10 +186,13 @@ def _without_site(name: str, site_name: str | None) -> str:
     return name
 
 
+_OBFUSCATED_AT = re.compile(r"[\[({]at[\])}]", re.I)
+
+
 def _split(value: str) -> list[str]:
     value = _tidy(value)
-    if "@" in value and " " not in value.strip():
-        return []  # an e-mail address or a handle alone
+    if ("@" in value or _OBFUSCATED_AT.search(value)) and " " not in value.strip():
+        return []  # an e-mail address ("kim[at]example.org") or a handle alone
     value = re.sub(r"\s+-\s+https?://\S+$|\s+@\w+$|\s+https?://\S+$", "", value)
     if is_organisation(value):
         return [value] if _plausible(value, organisation=True) else []

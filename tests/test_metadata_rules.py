@@ -360,6 +360,7 @@ def test_bylines_in_comments_menus_and_bios_are_not_the_authors():
         ("admin", []),
         ("Staff", []),
         ("jo@example.org", []),
+        ("cipha[at]cipha.net", []),  # an e-mail address written around spam filters
         ("Frank Bueltge - http://bueltge.de", ["Frank Bueltge"]),
         ("facebook.com/evgenia.karp", []),
         ("Institute for Fiscal Studies", ["Institute for Fiscal Studies"]),  # not split
@@ -537,6 +538,43 @@ def test_the_written_by_label_of_a_twitter_card_names_the_author(label, expected
         '<meta name="twitter:data1" content="Karoline Herr">'
     )
     assert extract(page(head), URL).authors == expected
+
+
+def test_a_byline_naming_json_lds_one_author_and_others_names_them_all():
+    jsonld = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", "headline": "A post",'
+        ' "author": {"@type": "Person", "name": "Rudolf Fischer"}}</script>'
+    )
+    both = '<div class="author">von Rudolf Fischer, Simon Kohler</div>'
+    assert extract(page(jsonld, both), URL).authors == ["Rudolf Fischer", "Simon Kohler"]
+    other = '<div class="author">von Kim Lee, Simon Kohler</div>'  # not the same person
+    assert extract(page(jsonld, other), URL).authors == ["Rudolf Fischer"]
+
+
+@pytest.mark.parametrize(
+    ("end", "expected"),
+    [
+        ("<p><b><i>Stefan Wasmer</i></b></p>", ["Stefan Wasmer"]),
+        ('<p class="clearfix"> <strong>Marina Mucha</strong> </p>', ["Marina Mucha"]),
+        ("<p>Marina Mucha</p>", []),  # not set apart
+        ("<p><strong>Weitere Informationen</strong> zum Thema</p>", []),
+        ("<p><strong>KLIMANEUTRALITÄT VON UNTERNEHMEN</strong></p>", []),  # a heading
+        ("<p><strong>Deutsche Bahn AG</strong></p>", []),  # an organisation
+    ],
+)
+def test_a_name_signing_the_text_is_its_author_where_none_other_is_named(end, expected):
+    html = (
+        f"<html><head><title>A post</title></head><body><article><h1>A post</h1>{BODY}{end}"
+        "</article></body></html>"
+    )
+    assert extract(html, URL).authors == expected
+
+
+def test_a_credit_line_under_the_headline_names_the_author():
+    top = '<p class="credit">JIJI</p>'
+    assert extract(page(top=top), URL).authors == ["JIJI"]
+    photo = '<figure><img src="a.jpg"><span class="photo-credit">Kim Lee</span></figure>'
+    assert extract(page(top=photo), URL).authors == []
 
 
 def test_a_byline_marked_by_a_test_id_ends_before_its_weekday():
