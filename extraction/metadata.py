@@ -20,7 +20,7 @@ from lxml.etree import XPath
 from lxml.html import HtmlElement
 
 from citation.names import is_organisation
-from extraction import authors, identifiers
+from extraction import authors, bylines, identifiers
 from extraction.dates import iso_date
 
 _JSONLD_SCRIPTS = XPath('descendant-or-self::script[@type="application/ld+json"]')
@@ -118,7 +118,7 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> Metadata:
 def find_byline_author(tree: HtmlElement, meta: Metadata) -> None:
     """Clean the authors the tags named; read the page's byline when they named no person.
 
-    Only explicit author markup is read (``extraction/authors.py``): trafilatura's full
+    Only explicit author markup is read (``extraction/bylines.py``): trafilatura's full
     author search costs ~5 ms a page, this well under 1 ms.
     """
     people = authors.clean_authors(
@@ -148,20 +148,20 @@ def find_signature(tree: HtmlElement, meta: Metadata, text: str) -> None:
     if meta.authors or not text:
         return
     last = text.rsplit("\n", 1)[-1]
-    found = _safe(lambda: authors.signature_author(tree, last, meta.site_name), [])
+    found = _safe(lambda: bylines.signature_author(tree, last, meta.site_name), [])
     meta.offer("authors", found, "signature")
 
 
 def _page_byline(tree: HtmlElement, meta: Metadata) -> list[str]:
-    return _safe(lambda: authors.byline_authors(tree, meta.site_name), []) or _safe(
-        lambda: authors.text_byline_authors(tree, meta.site_name), []
+    return _safe(lambda: bylines.byline_authors(tree, meta.site_name), []) or _safe(
+        lambda: bylines.text_byline_authors(tree, meta.site_name), []
     )
 
 
 def _byline_extends(tree: HtmlElement, meta: Metadata) -> None:
     """JSON-LD often names the first author only: a byline that names that person and
     others ("von Rudolf Fischer, Simon Kohler") names them all."""
-    found = _safe(lambda: authors.byline_authors(tree, meta.site_name), [])
+    found = _safe(lambda: bylines.byline_authors(tree, meta.site_name), [])
     if len(found) > 1 and _extends(found, meta.authors):
         meta.authors, meta.sources["authors"] = found, "byline"
 
