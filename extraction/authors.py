@@ -85,7 +85,8 @@ def _without_site(name: str, site_name: str | None) -> str:
     for cut in range(len(words) - 1, 1, -1):
         if _site_like(" ".join(words[cut:]), site_name):
             return " ".join(words[:cut])
-    if len(words) > 2 and letters(words[0]).startswith(letters(site_name)):
+    first, site = letters(words[0]), letters(site_name)
+    if len(words) > 2 and first.startswith(site) and first != site:
         return " ".join(words[1:])  # the site's role before it: "FOCUS-Online-Experte X Y"
     return name
 

@@ -175,7 +175,10 @@ def text_byline_authors(tree: HtmlElement, site_name: str | None) -> list[str]:
             continue
         text = " ".join(" ".join(node.itertext()).split())
         if not _TEXT_BYLINE.match(text):  # a label alone: "<b>Text:</b> Kim Lee"
-            text = f"{text.rstrip(': ')}: {_text_after(node)}"
+            label = text.rstrip(": ")
+            if not (text.endswith(":") or label[:1].isupper()):
+                continue  # "Marie Arana, <span>author</span>": a role after a name
+            text = f"{label}: {_text_after(node)}"
         if len(text) > 120 or not _TEXT_BYLINE.match(text) or _in_skipped(node):
             continue
         line = _byline_names(text)

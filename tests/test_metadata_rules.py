@@ -321,6 +321,11 @@ def test_byline_forms(top, expected):
             ["Fritz Imhof"],
         ),
         ("<p><b>Autor</b></p><p>Die Zahlen sind hier zu finden.</p>", []),
+        (  # a role after a name, not a label: a list of signatories
+            "<p><strong>Marie Arana</strong>, <span>author</span><br>"
+            "<strong>Margaret Atwood</strong><br><strong>John Banville</strong></p>",
+            [],
+        ),
         ('<div class="label">Interview</div><div>SVEN MICHAELSEN</div>', ["Sven Michaelsen"]),
         ("<p>11.12.2019 - Amelie Loevenich</p>", ["Amelie Loevenich"]),  # a dated line
         ("<small>04.02.2022 | 13:10 Uhr | Uta Helkenberg</small>", ["Uta Helkenberg"]),
@@ -628,3 +633,13 @@ def test_a_site_name_split_like_a_byline_is_no_two_people():
 def test_the_sites_name_after_a_persons_name_is_dropped(byline, expected):
     top = f'<div class="author">{byline}</div>'
     assert extract(page(top=top, site="PhillyVoice"), URL).authors == expected
+
+
+def test_only_a_word_longer_than_the_sites_name_before_a_name_is_its_role():
+    assert clean_authors(["FOCUS-Online-Experte Robin Tschöpe"], "FOCUS Online") == [
+        "Robin Tschöpe"
+    ]
+    # the site's name itself before other words is no role to drop
+    assert clean_authors(["GIROMATCH Frankfurt am Main"], "GIROMATCH") == [
+        "GIROMATCH Frankfurt am Main"
+    ]
