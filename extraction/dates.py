@@ -9,7 +9,7 @@ has read the tags; ``meta.sources["published"]`` says which of these decided:
     need not run);
   - where it is later than JSON-LD's ``datePublished``, which on many sites is the day
     the record was made, not the day the article went out (on the dev set: 4 made
-    right, 2 wrong; an earlier shown date is mostly another item's);
+    right, 2 wrong; an earlier shown date was the judged one on none of 3 pages);
   - where the tags state the time in UTC and the page shows the day before or after: the
     same moment in the publisher's zone, the day its readers see;
   - where the tags and htmldate's quick search disagree;
