@@ -401,7 +401,16 @@ class AdvisoryLock:
         return name.removeprefix(_HOLDER_PREFIX) or "unknown"
 
     def release(self) -> None:
-        if self._conn is not None:
+        """Unlock, then close. Closing alone frees the lock only once the server's backend
+        has ended, after ``close()`` returns: a process checking right away could still
+        see it held (a live run's requests taken for a dead run's, or the other way)."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute("SELECT pg_advisory_unlock(%s)", [self.key])
+        except psycopg.Error:
+            pass  # a broken connection: the server drops the lock with the session
+        finally:
             self._conn.close()
             self._conn = None
 
