@@ -5,6 +5,7 @@ nothing is lost when a worker dies, and a worker that lost its lease writes noth
 from __future__ import annotations
 
 import os
+import select
 import signal
 import time
 
@@ -115,17 +116,31 @@ def page_gaps(fleetserver) -> dict[str, list[float]]:
     return gaps
 
 
+def wait_until_started(fleet: list[Worker], timeout: float = 60.0) -> None:
+    """Until each worker has said it runs ("worker <run> on <db>: stop it with
+    SIGTERM"): past its imports, holding its run."""
+    for worker in fleet:
+        ready, _, _ = select.select([worker.proc.stderr], [], [], timeout)
+        assert ready, "a worker did not start"
+        line = worker.proc.stderr.readline()  # type: ignore[union-attr]
+        assert "stop it with SIGTERM" in line, line
+
+
 def test_the_per_host_delay_holds_across_the_fleet_and_its_hand_overs(fleetserver, fleet_db):
     """Leases of 2 pages, so hosts change hands between workers many times (12 pages a
-    host: the run outlasts a worker's start-up); fast answers, so a hand-over that came
-    too soon would show."""
+    host, registered once both workers run: under load one worker's start-up took as
+    long as the whole run, and no host changed hands); fast answers, so a hand-over that
+    came too soon would show."""
     delay, pages = 0.5, 12
     fleetserver.reset()
-    ids = register_pages(fleet_db, fleetserver, latency=0, pages=pages)
+    with Store(fleet_db):  # the schema first: the workers start on an empty queue
+        pass
     polite = [*FAST, "-s", f"DOWNLOAD_DELAY={delay}", "-s", "DOWNLOAD_DELAY_JITTER=0"]
     polite += ["-s", "CITECACHE_WORKER_PER_HOST=2", "-s", "CITECACHE_WRITE_INTERVAL=0"]
     fleet = [Worker(fleet_db, *polite, "-s", f"USER_AGENT=worker-{n}") for n in range(2)]
     try:
+        wait_until_started(fleet)
+        ids = register_pages(fleet_db, fleetserver, latency=0, pages=pages)
         wait_until_recorded(fleet_db, ids)
         results = [w.stop() for w in fleet]
     finally:
